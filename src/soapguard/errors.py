@@ -1,0 +1,176 @@
+"""soapguard's exceptions.
+
+Every failure a call gives up on is raised as the class *bare zeep would have
+raised*, so existing ``except`` clauses keep working; soapguard's own classes
+subclass both :class:`SoapGuardError` and that class::
+
+    Exception
+    └── SoapGuardError                         .report: dict (SPEC §6 fields + "attempts")
+        ├── ConfigError                        also ValueError
+        └── RequestError                       also requests.RequestException
+            ├── ConnectionError                also requests.ConnectionError
+            │   ├── SSLError                   also requests.exceptions.SSLError
+            │   ├── ProxyError                 also requests.exceptions.ProxyError
+            │   └── ConnectTimeout             also requests.exceptions.ConnectTimeout
+            ├── Timeout                        also requests.exceptions.Timeout
+            │   ├── ReadTimeout                also requests.exceptions.ReadTimeout
+            │   └── DeadlineExceeded           error.type "timeout.deadline"
+            ├── ChunkedEncodingError           also requests.exceptions.ChunkedEncodingError
+            └── ContentDecodingError           also requests.exceptions.ContentDecodingError
+
+    zeep.exceptions.Fault, TransportError, XMLSyntaxError  raised unchanged, with .report attached
+
+Messages say what failed, in which phase and whether the request left, e.g.
+``tls.bad_record_mac (local) during receive, request_sent=full: [SSL:
+DECRYPTION_FAILED_OR_BAD_RECORD_MAC] decryption failed or bad record mac``.
+They never say "Max retries exceeded" and never contain secrets: the message
+comes from :mod:`soapguard.classify`, which redacts it.
+
+All classes pickle (the report survives, the ``request``/``response`` objects
+that requests attaches do not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import requests.exceptions as rex
+
+if TYPE_CHECKING:
+    from ._state import Failure
+
+__all__ = [
+    "ChunkedEncodingError",
+    "ConfigError",
+    "ConnectTimeout",
+    "ConnectionError",
+    "ContentDecodingError",
+    "DeadlineExceeded",
+    "ProxyError",
+    "ReadTimeout",
+    "RequestError",
+    "SSLError",
+    "SoapGuardError",
+    "Timeout",
+    "error_for",
+]
+
+
+class SoapGuardError(Exception):
+    """Base of every exception soapguard raises itself."""
+
+    report: dict[str, Any]
+
+    def __init__(self, *args: Any, report: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.report = dict(report) if report else {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        message = self.args[0] if self.args else ""
+        return (type(self), (message,), {"report": self.report})
+
+
+class ConfigError(SoapGuardError, ValueError):
+    """Invalid configuration.  ``problems`` lists ``(variable, what was expected)``."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]] | str, **kwargs: Any) -> None:
+        if isinstance(problems, str):  # unpickling passes the message back
+            self.problems: list[tuple[str, str]] = []
+            super().__init__(problems, **kwargs)
+            return
+        self.problems = list(problems)
+        lines = "; ".join(f"{name}: {msg}" for name, msg in self.problems)
+        super().__init__(f"invalid soapguard configuration: {lines}", **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0],), {"report": self.report, "problems": self.problems})
+
+
+class RequestError(SoapGuardError, rex.RequestException):
+    """A failed HTTP exchange.  Also a ``requests.RequestException``."""
+
+
+class ConnectionError(RequestError, rex.ConnectionError):  # noqa: A001 - mirrors requests
+    pass
+
+
+class SSLError(ConnectionError, rex.SSLError):
+    pass
+
+
+class ProxyError(ConnectionError, rex.ProxyError):
+    pass
+
+
+class ConnectTimeout(ConnectionError, rex.ConnectTimeout):
+    pass
+
+
+class Timeout(RequestError, rex.Timeout):
+    pass
+
+
+class ReadTimeout(Timeout, rex.ReadTimeout):
+    pass
+
+
+class DeadlineExceeded(Timeout):
+    """The call's ``SOAPGUARD_DEADLINE`` expired before or between attempts."""
+
+
+class ChunkedEncodingError(RequestError, rex.ChunkedEncodingError):
+    pass
+
+
+class ContentDecodingError(RequestError, rex.ContentDecodingError):
+    pass
+
+
+# most specific first: the first requests class the original is an instance of wins
+_BY_REQUESTS_CLASS: tuple[tuple[type[BaseException], type[RequestError]], ...] = (
+    (rex.SSLError, SSLError),
+    (rex.ProxyError, ProxyError),
+    (rex.ConnectTimeout, ConnectTimeout),
+    (rex.ReadTimeout, ReadTimeout),
+    (rex.Timeout, Timeout),
+    (rex.ConnectionError, ConnectionError),
+    (rex.ChunkedEncodingError, ChunkedEncodingError),
+    (rex.ContentDecodingError, ContentDecodingError),
+)
+
+# when the original is not a requests exception, pick by taxonomy
+_BY_TYPE_PREFIX: tuple[tuple[str, type[RequestError]], ...] = (
+    ("timeout.deadline", DeadlineExceeded),
+    ("timeout.connect", ConnectTimeout),
+    ("timeout.read", ReadTimeout),
+    ("tls.", SSLError),
+    ("connection.", ConnectionError),
+)
+
+
+def describe(failure: Failure) -> str:
+    """The one-line message soapguard exceptions carry."""
+    origin = f" ({failure.origin})" if failure.origin else ""
+    where = f" during {failure.phase}" if failure.phase else ""
+    return (
+        f"{failure.type}{origin}{where}, request_sent={failure.request_sent}: {failure.message}"
+    )
+
+
+def error_for(
+    failure: Failure, original: BaseException | None, report: dict[str, Any] | None = None
+) -> RequestError:
+    """Build the soapguard exception for ``failure``, of the family ``original`` belongs to."""
+    cls: type[RequestError] = RequestError
+    if failure.type == "timeout.deadline":
+        cls = DeadlineExceeded
+    elif isinstance(original, rex.RequestException):
+        cls = next((sg for rq, sg in _BY_REQUESTS_CLASS if isinstance(original, rq)), RequestError)
+    else:
+        cls = next((sg for p, sg in _BY_TYPE_PREFIX if failure.type.startswith(p)), RequestError)
+    err = cls(describe(failure), report=report)
+    if isinstance(original, rex.RequestException):
+        err.request = original.request
+        err.response = original.response
+    return err
