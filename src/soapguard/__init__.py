@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 
+from .client import Client
 from .config import Config
 from .errors import ConfigError, DeadlineExceeded, SoapGuardError
+from .retry import idempotent
+from .transport import Transport
 
 __version__ = "0.1.0"
 

@@ -93,9 +93,13 @@ class Progress:
     phase: Phase = "connect"
     bytes_to_send: int | None = None
     bytes_sent: int = 0
+    #: a write raised: some of its bytes may have left even though none were counted
+    send_interrupted: bool = False
     request_complete: bool = False
     response_started: bool = False
     reused_connection: bool | None = None
+    #: (connect, read) timeout this attempt runs with; None outside a soapguard call
+    timeout: tuple[float, float] | None = None
     status: int | None = None
     response_headers: dict[str, str] | None = None
     conn: ConnInfo | None = None
@@ -104,7 +108,7 @@ class Progress:
     def request_sent(self) -> RequestSent:
         if self.request_complete:
             return "full"
-        if self.bytes_sent > 0:
+        if self.bytes_sent > 0 or self.send_interrupted:
             return "partial"
         return "none"
 

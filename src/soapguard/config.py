@@ -89,9 +89,7 @@ _VARS: dict[str, _Var] = {
         "IDEMPOTENT_OPERATIONS", _parse_list, "comma-separated glob patterns"
     ),
     "retry_budget": _Var("RETRY_BUDGET", _parse_float, "a ratio from 0 to 1"),
-    "diagnostics_file": _Var(
-        "DIAGNOSTICS_FILE", _parse_str, "a writable file path", secret=True
-    ),
+    "diagnostics_file": _Var("DIAGNOSTICS_FILE", _parse_str, "a writable file path", secret=True),
     "sensitive_elements": _Var(
         "SENSITIVE_ELEMENTS", _parse_list, "comma-separated XML local names", secret=True
     ),
@@ -100,7 +98,7 @@ _VARS: dict[str, _Var] = {
 
 
 def env_name(field_name: str) -> str:
-    """The environment variable behind a Config field (``max_attempts`` → ``SOAPGUARD_MAX_ATTEMPTS``)."""
+    """The variable behind a Config field: ``max_attempts`` is ``SOAPGUARD_MAX_ATTEMPTS``."""
     return ENV_PREFIX + _VARS[field_name].env
 
 
@@ -147,7 +145,9 @@ class Config:
         if not self.sources:
             defaults = Config.__dataclass_fields__
             computed = {
-                f.name: ("default" if getattr(self, f.name) == defaults[f.name].default else "argument")
+                f.name: (
+                    "default" if getattr(self, f.name) == defaults[f.name].default else "argument"
+                )
                 for f in fields(self)
                 if f.name in _VARS
             }
@@ -247,7 +247,11 @@ def _check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
                 bad.append((name, "versions below 1.2 need SOAPGUARD_TLS_PROFILE=legacy"))
     if v["tls_profile"] == "modern" and (lo or hi) and "1.2" in (lo, hi):
         bad.append(("tls_profile", "profile modern is TLS 1.3 only"))
-    if lo in TLS_VERSIONS and hi in TLS_VERSIONS and TLS_VERSIONS.index(lo) > TLS_VERSIONS.index(hi):
+    if (
+        lo in TLS_VERSIONS
+        and hi in TLS_VERSIONS
+        and TLS_VERSIONS.index(lo) > TLS_VERSIONS.index(hi)
+    ):
         bad.append(("tls_max_version", "must not be below SOAPGUARD_TLS_MIN_VERSION"))
     if v["ciphers"] is not None:
         want("ciphers", isinstance(v["ciphers"], str) and validate_cipher_string(v["ciphers"]))
@@ -256,7 +260,9 @@ def _check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
         want(
             "tls13_ciphersuites",
             isinstance(suites, str)
-            and all(s.startswith("TLS_") and s[4:].replace("_", "").isalnum() for s in suites.split(":")),
+            and all(
+                s.startswith("TLS_") and s[4:].replace("_", "").isalnum() for s in suites.split(":")
+            ),
         )
     mrs = v["max_record_size"]
     want("max_record_size", mrs is None or (type(mrs) is int and 512 <= mrs <= 16384))
@@ -274,6 +280,9 @@ def _check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
         want("backoff_max", v["backoff_max"] >= v["backoff_initial"])
     want("retry_budget", number("retry_budget", 0, 1))
     for name in ("idempotent_operations", "sensitive_elements"):
-        want(name, isinstance(v[name], tuple | list) and all(isinstance(p, str) and p for p in v[name]))
+        want(
+            name,
+            isinstance(v[name], tuple | list) and all(isinstance(p, str) and p for p in v[name]),
+        )
     want("log_payloads", isinstance(v["log_payloads"], bool))
     return bad

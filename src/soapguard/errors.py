@@ -91,7 +91,7 @@ class RequestError(SoapGuardError, rex.RequestException):
     """A failed HTTP exchange.  Also a ``requests.RequestException``."""
 
 
-class ConnectionError(RequestError, rex.ConnectionError):  # noqa: A001 - mirrors requests
+class ConnectionError(RequestError, rex.ConnectionError):
     pass
 
 
@@ -153,9 +153,7 @@ def describe(failure: Failure) -> str:
     """The one-line message soapguard exceptions carry."""
     origin = f" ({failure.origin})" if failure.origin else ""
     where = f" during {failure.phase}" if failure.phase else ""
-    return (
-        f"{failure.type}{origin}{where}, request_sent={failure.request_sent}: {failure.message}"
-    )
+    return f"{failure.type}{origin}{where}, request_sent={failure.request_sent}: {failure.message}"
 
 
 def error_for(

@@ -1,0 +1,140 @@
+"""``soapguard.Client``: the drop-in ``zeep.Client``.
+
+It takes every ``zeep.Client`` argument with the same meaning, plus the
+keyword-only ``config``.  Without a ``transport`` it builds a
+:class:`soapguard.Transport`; a user's own transport is accepted and left
+alone (calls then behave exactly as with zeep: no retries, no events, since
+soapguard cannot observe how far a request got on a transport it does not
+own).
+
+Every operation call (``client.service.X(...)``, ``bind(...)``,
+``create_service(...)``) goes through one :class:`GuardedOperationProxy`, which
+runs it under :class:`soapguard._call.CallRunner`: each attempt re-enters
+zeep's own call path, so the envelope is rebuilt (fresh WS-Security
+nonce/timestamp) and plugins run again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zeep
+from zeep.proxy import OperationProxy, ServiceProxy
+
+from ._call import CallRunner
+from .config import Config
+from .diagnostics import CallContext
+from .redact import install_zeep_log_redaction
+from .retry import idempotent_override
+from .transport import Transport
+
+__all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
+
+
+class GuardedOperationProxy(OperationProxy):  # type: ignore[misc]
+    """zeep's ``OperationProxy`` whose calls run under soapguard's retry rules."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        proxy: GuardedServiceProxy = self._proxy
+        client = proxy._client
+        runner: CallRunner | None = getattr(client, "_sg_runner", None)
+        call = super().__call__
+        if runner is None:
+            return call(*args, **kwargs)
+        ctx = CallContext(
+            service=proxy._sg_service,
+            method=self._op_name,
+            url=str(proxy._binding_options.get("address", "")),
+            idempotent=client.is_idempotent(self._op_name),
+            max_attempts=client.config.max_attempts,
+        )
+        return runner.run(lambda: call(*args, **kwargs), ctx)
+
+
+class GuardedServiceProxy(ServiceProxy):  # type: ignore[misc]
+    """zeep's ``ServiceProxy`` handing out :class:`GuardedOperationProxy` objects."""
+
+    def __init__(
+        self, client: zeep.Client, binding: Any, service_name: str | None = None, **options: Any
+    ) -> None:
+        super().__init__(client, binding, **options)
+        self._sg_service = service_name or _local_name(getattr(binding, "name", None))
+        self._operations = {name: GuardedOperationProxy(self, name) for name in self._operations}
+
+
+class Client(zeep.Client):  # type: ignore[misc]
+    """A ``zeep.Client`` that hardens TLS, classifies failures and retries safely."""
+
+    def __init__(
+        self,
+        wsdl: Any,
+        wsse: Any = None,
+        transport: Any = None,
+        service_name: str | None = None,
+        port_name: str | None = None,
+        plugins: Any = None,
+        settings: Any = None,
+        *,
+        config: Config | None = None,
+    ) -> None:
+        if config is None:
+            config = transport.config if isinstance(transport, Transport) else Config.from_env()
+        self.config = config
+        if transport is None:
+            transport = Transport(config=config)
+        self._sg_runner: CallRunner | None = None
+        if isinstance(transport, Transport):
+            self._sg_runner = (
+                transport.runner
+                if transport.config is config
+                else CallRunner(config, drop_connections=transport.adapter.drop_host)
+            )
+        install_zeep_log_redaction(config.sensitive_elements, secrets=_wsse_secrets(wsse))
+        super().__init__(
+            wsdl,
+            wsse=wsse,
+            transport=transport,
+            service_name=service_name,
+            port_name=port_name,
+            plugins=plugins,
+            settings=settings,
+        )
+
+    def is_idempotent(self, operation: str) -> bool:
+        """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""
+        override = idempotent_override()
+        if override is not None:
+            return override
+        return self.config.is_idempotent(operation)
+
+    def bind(self, service_name: str | None = None, port_name: str | None = None) -> Any:
+        if not self.wsdl.services:
+            return None
+        service = self._get_service(service_name)
+        port = self._get_port(service, port_name)
+        return GuardedServiceProxy(
+            self, port.binding, service_name=_local_name(service.name), **port.binding_options
+        )
+
+    def create_service(self, binding_name: str, address: str) -> Any:
+        proxy = super().create_service(binding_name, address)
+        return GuardedServiceProxy(self, proxy._binding, **proxy._binding_options)
+
+
+def _local_name(name: Any) -> str | None:
+    if name is None:
+        return None
+    text = str(name)
+    return text.rsplit("}", 1)[-1] if "}" in text else text
+
+
+def _wsse_secrets(wsse: Any) -> list[str]:
+    """Known secret values (WS-Security passwords) so redaction can mask them anywhere."""
+    items = wsse if isinstance(wsse, list | tuple) else [wsse]
+    return [
+        secret
+        for item in items
+        if item is not None
+        for secret in (getattr(item, "password", None),)
+        if isinstance(secret, str) and secret
+    ]
