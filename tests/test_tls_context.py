@@ -1,0 +1,319 @@
+"""soapguard.tls: profiles, forbidden suites, CA loading and verification, on real loopback TLS."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import fields
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+import trustme
+from cryptography.hazmat.primitives import serialization
+
+from soapguard import tls
+from soapguard._state import ConnInfo
+from soapguard.config import Config
+from soapguard.errors import ConfigError
+
+V = ssl.TLSVersion
+AEAD_TLS13 = {"TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}
+TLS10_DEPRECATED = pytest.mark.filterwarnings(
+    "ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning"
+)
+# Written independently of soapguard.tls: what must never be offered, by OpenSSL description.
+FORBIDDEN = re.compile(
+    r"Au=None|Enc=None|Enc=RC4|Enc=3DES|Enc=DES\(|Mac=MD5|Kx=\w*PSK|Kx=SRP|export", re.IGNORECASE
+)
+
+
+class OneShotServer:
+    """Accepts one TLS connection on 127.0.0.1 and runs ``handler`` on it in a thread."""
+
+    def __init__(
+        self, context: ssl.SSLContext, handler: Callable[[ssl.SSLSocket], None] = lambda s: None
+    ) -> None:
+        self.context, self.handler = context, handler
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(10)
+        self.port: int = self.listener.getsockname()[1]
+        self.error: BaseException | None = None
+        self.peer_cert: dict[str, object] | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            raw, _ = self.listener.accept()
+            raw.settimeout(10)
+            with self.context.wrap_socket(raw, server_side=True) as conn:
+                self.peer_cert = conn.getpeercert()  # type: ignore[assignment]
+                self.handler(conn)
+        except Exception as exc:
+            self.error = exc
+
+    def __enter__(self) -> OneShotServer:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.listener.close()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def handshake(ctx: ssl.SSLContext, port: int, hostname: str = "localhost") -> ConnInfo:
+    """Connect, complete the handshake, say hello, return what describe_connection saw."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with ctx.wrap_socket(raw, server_hostname=hostname) as sock:
+        info = ConnInfo(hostname, port)
+        tls.describe_connection(sock, info)
+        sock.sendall(b"hello")
+        return info
+
+
+def echo_hello(conn: ssl.SSLSocket) -> None:
+    assert conn.recv(5) == b"hello"
+
+
+def names(ctx: ssl.SSLContext, protocol: str | None = None) -> list[str]:
+    return [c["name"] for c in ctx.get_ciphers() if protocol in (None, c["protocol"])]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    tls.clear_cache()
+    yield
+    tls.clear_cache()
+
+
+@pytest.fixture
+def server(server_ssl_context: Callable[..., ssl.SSLContext]) -> Iterator[OneShotServer]:
+    with OneShotServer(server_ssl_context(), echo_hello) as srv:
+        yield srv
+
+
+# -- profiles -----------------------------------------------------------------------------
+
+
+@TLS10_DEPRECATED
+@pytest.mark.parametrize(
+    ("config", "bounds"),
+    [
+        (Config(tls_profile="modern"), (V.TLSv1_3, V.TLSv1_3)),
+        (Config(), (V.TLSv1_2, V.TLSv1_3)),
+        (Config(tls_profile="legacy"), (V.TLSv1_2, V.TLSv1_3)),
+        (Config(tls_profile="legacy", tls_min_version="1.0"), (V.TLSv1, V.TLSv1_3)),
+        (Config(tls_max_version="1.2"), (V.TLSv1_2, V.TLSv1_2)),
+    ],
+)
+def test_profile_versions(config: Config, bounds: tuple[V, V]) -> None:
+    assert tls.version_bounds(config) == bounds
+    ctx = tls.context_for(config)
+    assert (ctx.minimum_version, ctx.maximum_version) == bounds
+
+
+def test_max_version_below_profile_minimum_is_refused() -> None:
+    with pytest.raises(ConfigError, match="tls_max_version"):
+        tls.version_bounds(Config(tls_profile="legacy", tls_max_version="1.1"))
+
+
+def test_intermediate_is_ecdhe_aead_only() -> None:
+    ctx = tls.context_for(Config())
+    tls12 = [c for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    assert tls12
+    for c in tls12:
+        assert "Kx=ECDH" in c["description"], c["name"]
+        assert c["aead"], c["name"]
+    assert set(names(ctx, "TLSv1.3")) == AEAD_TLS13
+
+
+def test_legacy_adds_static_rsa_and_cbc() -> None:
+    intermediate = set(names(tls.context_for(Config())))
+    legacy = set(names(tls.context_for(Config(tls_profile="legacy"))))
+    assert intermediate < legacy
+    added = legacy - intermediate
+    assert {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"} <= added
+    assert all(("AES" in name) for name in added)
+
+
+@pytest.mark.parametrize("profile", ["modern", "intermediate", "legacy"])
+def test_tls13_suites_are_the_aead_three(profile: str) -> None:
+    config = Config(tls_profile=profile)  # type: ignore[arg-type]
+    assert set(tls.tls13_ciphersuites(config).split(":")) == AEAD_TLS13
+    assert set(names(tls.context_for(config), "TLSv1.3")) == AEAD_TLS13
+
+
+def test_tls13_pin_drops_disallowed_suites() -> None:
+    config = Config(tls13_ciphersuites="TLS_AES_128_CCM_8_SHA256:TLS_AES_128_GCM_SHA256")
+    assert tls.tls13_ciphersuites(config) == "TLS_AES_128_GCM_SHA256"
+    with pytest.raises(ConfigError, match="tls13_ciphersuites"):
+        tls.tls13_ciphersuites(Config(tls13_ciphersuites="TLS_AES_128_CCM_8_SHA256"))
+    assert not tls.validate_tls13_ciphersuites("TLS_FAKE_SUITE")
+
+
+def test_context_basics() -> None:
+    ctx = tls.context_for(Config())
+    assert ctx.check_hostname is True
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    for option in (ssl.OP_NO_COMPRESSION, ssl.OP_NO_RENEGOTIATION, ssl.OP_NO_TICKET):
+        assert ctx.options & option
+    assert ctx.security_level >= ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+
+
+# -- never offered ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cipher_string", ["NULL", "eNULL:RC4", "aNULL", "NULL-SHA256:@SECLEVEL=0"])
+def test_cipher_strings_selecting_only_forbidden_suites_are_refused(cipher_string: str) -> None:
+    assert not tls.validate_cipher_string(cipher_string)
+    with pytest.raises(ConfigError, match="ciphers"):
+        Config(ciphers=cipher_string)
+
+
+@pytest.mark.parametrize(
+    "cipher_string",
+    [
+        "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+        "eNULL:RC4:AES128-SHA",
+        "NULL-SHA256:DES-CBC3-SHA:ADH-AES128-SHA:PSK-AES128-CBC-SHA:AES128-SHA",
+        "RC4-MD5,EXP-RC4-MD5 AES256-SHA",
+    ],
+)
+@pytest.mark.parametrize("profile", ["intermediate", "legacy"])
+def test_forbidden_suites_never_in_context(cipher_string: str, profile: str) -> None:
+    config = Config(tls_profile=profile, ciphers=cipher_string)  # type: ignore[arg-type]
+    ctx = tls.context_for(config)
+    offered = ctx.get_ciphers()
+    assert any(c["protocol"] != "TLSv1.3" for c in offered)  # the allowed part survives
+    bad = [c["name"] for c in offered if FORBIDDEN.search(c["description"])]
+    assert bad == []
+    # a weaker security level in the string is dropped unless TLS < 1.2 is allowed
+    assert ctx.security_level >= ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+
+
+@TLS10_DEPRECATED
+def test_seclevel_zero_only_with_tls10() -> None:
+    assert "@SECLEVEL=0" not in tls.cipher_string(Config(tls_profile="legacy"))
+    legacy10 = Config(tls_profile="legacy", tls_min_version="1.0")
+    assert tls.cipher_string(legacy10).startswith("@SECLEVEL=0:")
+    assert tls.context_for(legacy10).security_level == 0
+    assert not any(
+        FORBIDDEN.search(c["description"]) for c in tls.context_for(legacy10).get_ciphers()
+    )
+
+
+# -- trust --------------------------------------------------------------------------------
+
+
+def _count_ca_loads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    calls: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        calls.append((args, kwargs))
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    return calls
+
+
+def test_ca_file_is_loaded_once(
+    monkeypatch: pytest.MonkeyPatch, ca_file: str, server_ssl_context: Callable[..., ssl.SSLContext]
+) -> None:
+    calls = _count_ca_loads(monkeypatch)
+    config = Config(ca_bundle=ca_file)
+    first = tls.context_for(config)
+    for _ in range(2):
+        with OneShotServer(server_ssl_context(), echo_hello) as srv:
+            handshake(tls.context_for(Config(ca_bundle=ca_file, max_attempts=5)), srv.port)
+        assert srv.error is None
+    assert tls.context_for(config) is first
+    assert len(calls) == 1
+
+
+def test_ca_directory(tmp_path: Path, ca: trustme.CA, ca_file: str, server: OneShotServer) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to name a hashed CA directory entry")
+    subject_hash = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", ca_file],
+        capture_output=True, text=True, check=True, timeout=10,
+    ).stdout.strip()  # fmt: skip
+    ca.cert_pem.write_to_path(str(tmp_path / f"{subject_hash}.0"))
+    info = handshake(tls.context_for(Config(ca_bundle=str(tmp_path))), server.port)
+    assert info.tls_version in ("1.2", "1.3")
+
+
+def test_wrong_hostname_is_refused(ca_file: str, server: OneShotServer) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+        handshake(tls.context_for(Config(ca_bundle=ca_file)), server.port, "other.example")
+
+
+def test_untrusted_ca_is_refused(tmp_path: Path, server: OneShotServer) -> None:
+    stranger = tmp_path / "stranger.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    with pytest.raises(ssl.SSLCertVerificationError, match="unable to get local issuer"):
+        handshake(tls.context_for(Config(ca_bundle=str(stranger))), server.port)
+
+
+def test_system_store_does_not_trust_test_ca(server: OneShotServer) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(tls.context_for(Config()), server.port)
+
+
+def test_verify_path_from_code_replaces_ca_bundle(
+    tmp_path: Path, ca_file: str, server: OneShotServer
+) -> None:
+    stranger = tmp_path / "stranger.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    ctx = tls.context_for(Config(ca_bundle=str(stranger)), verify=ca_file)
+    assert handshake(ctx, server.port).cert_sha256 is not None
+
+
+def test_verify_false_only_from_code(server: OneShotServer) -> None:
+    assert not [f.name for f in fields(Config) if "verif" in f.name]
+    ctx = tls.context_for(Config(), verify=False)
+    assert ctx.verify_mode == ssl.CERT_NONE
+    assert not ctx.check_hostname
+    assert tls.context_for(Config()).verify_mode == ssl.CERT_REQUIRED
+    assert handshake(ctx, server.port, "anything.example").cipher is not None
+
+
+def test_client_certificate(
+    ca: trustme.CA, ca_file: str, cert_files: tuple[str, str], tmp_path: Path
+) -> None:
+    client = ca.issue_cert("client@example.test")
+    client_pem = tmp_path / "client.pem"
+    client.private_key_and_cert_chain_pem.write_to_path(str(client_pem))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(*cert_files)
+    server_ctx.load_verify_locations(cafile=ca_file)
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    with OneShotServer(server_ctx, echo_hello) as srv:
+        handshake(tls.context_for(Config(ca_bundle=ca_file, client_cert=str(client_pem))), srv.port)
+    assert srv.error is None
+    assert srv.peer_cert is not None
+
+
+def test_encrypted_client_key_is_refused_not_prompted(ca: trustme.CA, tmp_path: Path) -> None:
+    client = ca.issue_cert("client@example.test")
+    key = serialization.load_pem_private_key(client.private_key_pem.bytes(), password=None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret-pass"),
+    )
+    (tmp_path / "key.pem").write_bytes(encrypted)
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    config = Config(client_cert=str(tmp_path / "cert.pem"), client_key=str(tmp_path / "key.pem"))
+    with pytest.raises(ConfigError, match="encrypted") as excinfo:
+        tls.context_for(config)
+    assert "s3cret" not in str(excinfo.value)
