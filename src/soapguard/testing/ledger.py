@@ -102,6 +102,7 @@ class LedgerServer:
         self._lock = threading.Lock()
         self._httpd: LedgerHTTPServer | None = None
         self._stopped = False
+        self._stopped_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
 
@@ -146,7 +147,12 @@ class LedgerServer:
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(5.0)
+        self._stopped_event.set()
         logger.debug("ledger server on port %d stopped", self.port)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server has stopped (by stop() or its lifetime); False on timeout."""
+        return self._stopped_event.wait(timeout)
 
     def __enter__(self) -> LedgerServer:
         return self if self._httpd is not None else self.start()

@@ -1,0 +1,1 @@
+"""Test-only SOAP servers (imported as ``servers.*``; see ``tests/conftest.py``)."""
