@@ -145,11 +145,12 @@ def _stale(event: Event) -> bool:
 
 
 def _stale_text(event: Event) -> str:
+    count = _int(event, "connection.requests")
+    which = f"request {count} on it" if count else "a reused one"
     return (
-        f"The failure ({event['error.type']}) hit a pooled connection that had already served "
-        f"{_int(event, 'connection.requests') or 'earlier'} requests, so it most likely went "
-        "stale (server or middlebox idle timeout / keep-alive limit); soapguard retries such "
-        "calls on a fresh connection when the operation is listed in "
+        f"The failure ({event['error.type']}) hit a pooled connection ({which}), so it most "
+        "likely went stale (server or middlebox idle timeout / keep-alive limit); soapguard "
+        "retries such calls on a fresh connection when the operation is listed in "
         "SOAPGUARD_IDEMPOTENT_OPERATIONS."
     )
 

@@ -1,0 +1,262 @@
+"""Hint rules: each fires on its evidence, not on the evidence next to it, first match wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from soapguard.diagnostics import FIELDS
+from soapguard.hints import RULES, hint_for, is_cbc_suite
+
+PID = 4242
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    """An event with every field null except ``fields`` (``__`` spells ``.``)."""
+    out: dict[str, Any] = dict.fromkeys(FIELDS)
+    out.update({"process.pid": PID, "connection.created_pid": PID, "connection.requests": 1})
+    out.update({k.replace("__", "."): v for k, v in fields.items()})
+    return out
+
+
+def rule(ev: dict[str, Any]) -> str | None:
+    """Name of the first rule that applies."""
+    return next((r.name for r in RULES if r.applies(ev)), None)
+
+
+def test_rule_names_are_unique() -> None:
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+
+
+def test_no_evidence_no_hint() -> None:
+    assert hint_for(event()) is None
+    assert hint_for({}) is None
+
+
+# -- fork --------------------------------------------------------------------------------------
+
+
+def test_fork_fires_on_foreign_connection_and_beats_everything() -> None:
+    ev = event(
+        connection__created_pid=PID - 1,
+        error__type="tls.bad_record_mac",
+        error__origin="local",
+        tls__largest_record_in=16401,
+        decision_reason="budget",
+    )
+    assert rule(ev) == "fork"
+    text = hint_for(ev)
+    assert text is not None
+    assert str(PID - 1) in text
+    assert "one client per process" in text
+
+
+def test_fork_needs_both_pids() -> None:
+    assert rule(event(connection__created_pid=None)) is None
+    assert rule(event(process__pid=None, connection__created_pid=7)) is None
+
+
+# -- bad_record_mac ------------------------------------------------------------------------------
+
+
+def mac(origin: str, **fields: Any) -> dict[str, Any]:
+    return event(error__type="tls.bad_record_mac", error__origin=origin, **fields)
+
+
+def test_local_mac_after_large_records_suggests_4096() -> None:
+    ev = mac("local", tls__largest_record_in=16408, tls__cipher="ECDHE-RSA-AES256-GCM-SHA384")
+    assert rule(ev) == "bad_record_mac_large_records"
+    assert "SOAPGUARD_MAX_RECORD_SIZE=4096" in (hint_for(ev) or "")
+    assert "16408" in (hint_for(ev) or "")
+
+
+def test_large_records_seen_only_in_recent_sizes_count() -> None:
+    ev = mac("local", tls__largest_record_in=None, tls__recent_records_in=[517, 16408, 90])
+    assert rule(ev) == "bad_record_mac_large_records"
+
+
+def test_local_mac_with_small_records_is_not_the_large_record_rule() -> None:
+    ev = mac("local", tls__largest_record_in=4096, tls__cipher="TLS_AES_256_GCM_SHA384")
+    assert rule(ev) == "bad_record_mac_local"
+    assert "TLS_AES_256_GCM_SHA384" in (hint_for(ev) or "")
+
+
+def test_cap_honoured_suggests_lower_cap_or_middlebox() -> None:
+    ev = mac("local", tls__largest_record_in=4120, tls__max_fragment_length=4096)
+    text = hint_for(ev) or ""
+    assert "SOAPGUARD_MAX_RECORD_SIZE=2048" in text
+    assert "middlebox" in text
+
+
+def test_cap_ignored_by_peer_points_at_middlebox() -> None:
+    ev = mac("local", tls__largest_record_in=16408, tls__max_fragment_length=4096)
+    text = hint_for(ev) or ""
+    assert "middlebox" in text
+    assert "=4096" not in text
+
+
+def test_peer_mac_names_the_cipher() -> None:
+    ev = mac("peer", tls__cipher="ECDHE-RSA-AES256-SHA384", tls__largest_record_in=16408)
+    assert rule(ev) == "bad_record_mac_peer"
+    text = hint_for(ev) or ""
+    assert "ECDHE-RSA-AES256-SHA384" in text
+    assert "SOAPGUARD_TLS_PROFILE" in text
+    assert "SOAPGUARD_CIPHERS" in text
+
+
+def test_peer_mac_without_cipher_still_reads_well() -> None:
+    assert "unrecorded cipher" in (hint_for(mac("peer")) or "")
+
+
+# -- CBC ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cipher", "cbc"),
+    [
+        ("AES128-SHA", True),
+        ("ECDHE-RSA-AES256-SHA384", True),
+        ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", True),
+        ("ECDHE-RSA-AES128-GCM-SHA256", False),
+        ("ECDHE-ECDSA-CHACHA20-POLY1305", False),
+        ("TLS_AES_128_CCM_SHA256", False),
+        ("TLS_AES_256_GCM_SHA384", False),
+        (None, False),
+    ],
+)
+def test_cbc_detection(cipher: str | None, cbc: bool) -> None:
+    assert is_cbc_suite(cipher) is cbc
+
+
+def test_cbc_suite_suggests_intermediate() -> None:
+    ev = event(error__type="tls.unexpected_eof", tls__cipher="AES128-SHA")
+    assert rule(ev) == "cbc_suite"
+    text = hint_for(ev) or ""
+    assert "SOAPGUARD_TLS_PROFILE=intermediate" in text
+    assert "AES128-SHA" in text
+
+
+def test_cbc_rule_ignores_aead_and_unrelated_failures() -> None:
+    assert rule(event(error__type="tls.unexpected_eof", tls__cipher="AES128-GCM-SHA256")) is None
+    assert rule(event(error__type="tls.certificate", tls__cipher="AES128-SHA")) == "certificate"
+
+
+def test_peer_mac_beats_cbc() -> None:
+    assert rule(mac("peer", tls__cipher="AES128-SHA")) == "bad_record_mac_peer"
+
+
+# -- stale pooled connection -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("etype", ["connection.reset", "tls.unexpected_eof", "tls.bad_record_mac"])
+def test_reused_connection_failure_is_stale(etype: str) -> None:
+    ev = event(error__type=etype, connection__requests=5)
+    assert rule(ev) == "stale_connection"
+    assert "request 5 on it" in (hint_for(ev) or "")
+
+
+def test_reused_flag_alone_counts() -> None:
+    ev = event(error__type="connection.reset", connection__requests=None, connection__reused=True)
+    assert rule(ev) == "stale_connection"
+
+
+def test_fresh_connection_is_not_stale() -> None:
+    assert rule(event(error__type="connection.reset", connection__requests=1)) is None
+    assert rule(event(error__type="timeout.read", connection__requests=9)) == "read_timeout"
+
+
+def test_large_records_beat_stale() -> None:
+    ev = mac("local", connection__requests=3, tls__largest_record_in=16408)
+    assert rule(ev) == "bad_record_mac_large_records"
+
+
+# -- one rule per error type / decision ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("etype", "name", "variable"),
+    [
+        ("tls.certificate", "certificate", "SOAPGUARD_CA_BUNDLE"),
+        ("tls.protocol_version", "protocol_version", "SOAPGUARD_TLS_MIN_VERSION"),
+        ("tls.no_shared_cipher", "no_shared_cipher", "soapguard probe"),
+        ("timeout.read", "read_timeout", "SOAPGUARD_READ_TIMEOUT"),
+        ("timeout.deadline", "deadline", "SOAPGUARD_DEADLINE"),
+        ("timeout.connect", "connect_timeout", "SOAPGUARD_CONNECT_TIMEOUT"),
+    ],
+)
+def test_error_type_rules(etype: str, name: str, variable: str) -> None:
+    ev = event(error__type=etype)
+    assert rule(ev) == name
+    assert variable in (hint_for(ev) or "")
+
+
+def test_no_shared_cipher_also_names_profile_and_ciphers() -> None:
+    text = hint_for(event(error__type="tls.no_shared_cipher")) or ""
+    assert "SOAPGUARD_TLS_PROFILE=legacy" in text
+    assert "SOAPGUARD_CIPHERS" in text
+
+
+def test_budget() -> None:
+    ev = event(error__type="connection.refused", decision_reason="budget")
+    assert rule(ev) == "budget"
+    assert "SOAPGUARD_RETRY_BUDGET" in (hint_for(ev) or "")
+
+
+@pytest.mark.parametrize("etype", ["connection.reset", "tls.unexpected_eof", "http.status"])
+def test_not_idempotent_after_transient_failure(etype: str) -> None:
+    ev = event(error__type=etype, decision_reason="not_idempotent", request_sent="full")
+    assert rule(ev) == "not_idempotent"
+    text = hint_for(ev) or ""
+    assert "SOAPGUARD_IDEMPOTENT_OPERATIONS" in text
+    assert etype in text
+
+
+def test_not_idempotent_needs_a_transient_failure() -> None:
+    ev = event(error__type="soap.fault", decision_reason="not_idempotent")
+    assert rule(ev) is None
+
+
+def test_read_timeout_beats_not_idempotent() -> None:
+    ev = event(error__type="timeout.read", decision_reason="not_idempotent")
+    assert rule(ev) == "read_timeout"
+
+
+def test_attempts_exhausted() -> None:
+    ev = event(error__type="connection.refused", decision_reason="attempts_exhausted")
+    assert "SOAPGUARD_MAX_ATTEMPTS" in (hint_for(ev) or "")
+
+
+#: evidence on which each rule is the first to match
+EVIDENCE: dict[str, dict[str, Any]] = {
+    "fork": event(connection__created_pid=1),
+    "bad_record_mac_large_records": mac("local", tls__largest_record_in=9000),
+    "bad_record_mac_peer": mac("peer"),
+    "cbc_suite": event(error__type="tls.other", tls__cipher="AES256-SHA"),
+    "stale_connection": event(error__type="connection.reset", connection__requests=2),
+    "certificate": event(error__type="tls.certificate"),
+    "protocol_version": event(error__type="tls.protocol_version"),
+    "no_shared_cipher": event(error__type="tls.no_shared_cipher"),
+    "deadline": event(error__type="timeout.deadline"),
+    "read_timeout": event(error__type="timeout.read"),
+    "budget": event(error__type="http.status", decision_reason="budget"),
+    "not_idempotent": event(error__type="connection.reset", decision_reason="not_idempotent"),
+    "bad_record_mac_local": mac("local"),
+    "connect_timeout": event(error__type="timeout.connect"),
+    "attempts_exhausted": event(decision_reason="attempts_exhausted"),
+}
+
+
+def test_every_rule_has_evidence() -> None:
+    assert set(EVIDENCE) == {r.name for r in RULES}
+
+
+@pytest.mark.parametrize("name", list(EVIDENCE))
+def test_every_rule_is_one_sentence_naming_what_to_change(name: str) -> None:
+    ev = EVIDENCE[name]
+    assert rule(ev) == name
+    text = hint_for(ev) or ""
+    assert text.endswith(".")
+    assert ". " not in text, text  # one sentence
+    assert "SOAPGUARD_" in text or "one client per process" in text
