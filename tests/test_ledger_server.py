@@ -300,7 +300,8 @@ def test_stop_closes_idle_keep_alive_connections(ledger: LedgerServer, ca_file: 
         assert response.status == 200
         assert conn.sock is not None  # kept alive, idle: its server thread waits in recv()
         ledger.stop()
-        assert not [t for t in threading.enumerate() if t.name == "LedgerHTTPServer-conn"]
+        workers = [t for t in threading.enumerate() if t.name == f"LedgerHTTPServer:{ledger.port}"]
+        assert not workers
         try:
             leftover = conn.sock.recv(1)
         except OSError:  # a reset or TLS EOF error: closed as well

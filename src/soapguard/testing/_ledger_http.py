@@ -64,7 +64,7 @@ class TrackingServerMixin:
         worker = threading.Thread(
             target=self._work,
             args=(request, client_address),
-            name=f"{type(self).__name__}-conn",
+            name=f"{type(self).__name__}:{self.server_address[1]}",  # type: ignore[attr-defined]
             daemon=True,
         )
         with self._track_lock:
