@@ -152,8 +152,12 @@ def _call_attributes(ctx: CallContext) -> dict[str, str | bool | int | float]:
     )
 
 
-def start_call_span(ctx: CallContext) -> CallSpan:
-    """Start the CLIENT span of a call (named ``service/method``), or a no-op one."""
+def start_call_span(ctx: CallContext, *, tracer_provider: Any = None) -> CallSpan:
+    """Start the CLIENT span of a call (named ``service/method``), or a no-op one.
+
+    ``tracer_provider`` defaults to the global one, as in OpenTelemetry's own
+    instrumentations.
+    """
     api = _load()
     if api is None:
         return CallSpan()
@@ -162,7 +166,7 @@ def start_call_span(ctx: CallContext) -> CallSpan:
     try:
         from . import __version__
 
-        tracer = trace.get_tracer("soapguard", __version__)
+        tracer = trace.get_tracer("soapguard", __version__, tracer_provider=tracer_provider)
         span = tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=_call_attributes(ctx))
         return CallSpan(span, trace, context)
     except Exception:
