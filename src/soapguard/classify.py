@@ -1,0 +1,244 @@
+"""The failure classifier: the one place that maps low-level exceptions to SPEC §4.
+
+:func:`classify` turns whatever an attempt raised -- a ``requests`` exception
+wrapping urllib3's ``MaxRetryError`` wrapping an ``ssl.SSLError``, a bare
+``ConnectionResetError``, a zeep ``Fault`` -- into a
+:class:`~soapguard._state.Failure`: ``error.type``, ``error.origin``, phase,
+how much of the request left, the OpenSSL library/reason and a short,
+redacted message.  :func:`mapped_errors` applies it httpx-style around a block
+and raises soapguard's exception instead.
+
+Evidence, strongest first:
+
+1. the attempt's :class:`~soapguard._state.Progress` (phase, bytes written,
+   TLS facts, traced records), *if something wrote to it* -- a ``Progress``
+   still in its initial state (nothing observed, e.g. a mocked transport) is
+   treated as no evidence;
+2. structured exception data: exception types, ``errno``, OpenSSL's
+   ``library``/``reason`` on ``ssl.SSLError``;
+3. message text, only as a fallback: the ``[SSL: REASON]`` prefix of a
+   pickled ``ssl.SSLError``, pyOpenSSL-style ``('SSL routines', '', 'reason
+   text')`` tuples, urllib3's "handshake operation timed out".
+
+Without progress, ``request_sent`` is ``"none"`` only where that is certain
+(refused, DNS, connect timeout, a TLS failure that can only happen in the
+handshake) and ``"full"`` otherwise: not knowing must never make a
+non-idempotent call look safe to replay.  ``phase`` is ``None`` when it cannot
+be told.  A response-level failure (``http.status``, ``soap.fault``,
+``response.invalid``) means the server got the request: never ``"none"``.
+
+:func:`classify` is total: it never raises.  What no rule recognises becomes
+``tls.other`` if anything TLS is in the chain, ``connection.reset`` for
+other network errors (``OSError``, ``requests.ConnectionError``) and
+``response.invalid`` (never retried) for anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import logging
+import ssl
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests.exceptions as rex
+import urllib3.exceptions as u3
+
+from . import _classify_rules as rules
+from ._classify_util import (
+    first,
+    header,
+    message_for,
+    parse_retry_after,
+    redact,
+    safe_getattr,
+    walk,
+)
+from ._state import Failure, Phase, Progress, RequestSent
+from .errors import DeadlineExceeded, SoapGuardError, error_for
+
+__all__ = ["TYPES", "chain", "classify", "failure_fields", "mapped_errors", "parse_retry_after"]
+
+logger = logging.getLogger(__name__)
+
+#: every ``error.type`` of SPEC §4
+TYPES = rules.TYPES
+
+_RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})
+_PHASES: frozenset[str] = frozenset({"connect", "handshake", "send", "wait", "receive"})
+_SENT: frozenset[str] = frozenset({"none", "partial", "full"})
+
+#: what :func:`mapped_errors` converts; anything else passes through untouched
+_MAPPED: tuple[type[BaseException], ...] = (
+    rex.RequestException,
+    u3.HTTPError,
+    ssl.SSLError,
+    OSError,
+    http.client.HTTPException,
+)
+
+
+def chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception reachable from it, outermost first.
+
+    Follows urllib3's ``.reason``, exceptions in ``.args`` (requests wraps
+    urllib3's errors that way), ``__cause__`` and ``__context__``;
+    breadth-first, each exception once (cycles are fine), at most 32.
+    """
+    return walk(exc)
+
+
+def classify(exc: BaseException, progress: Progress | None = None) -> Failure:
+    """Classify one failed attempt.  Never raises; see the module docs for the rules."""
+    try:
+        return _classify(exc, progress)
+    except Exception:  # a bug here must not replace the caller's real failure
+        logger.debug("classification failed; reporting a generic failure", exc_info=True)
+        is_tls = isinstance(exc, ssl.SSLError | u3.SSLError | rex.SSLError)
+        return Failure(
+            type="tls.other" if is_tls else "response.invalid",
+            origin=None,
+            message=type(exc).__name__,
+            request_sent="full",
+        )
+
+
+def failure_fields(failure: Failure) -> dict[str, Any]:
+    """The SPEC §6 event fields that describe ``failure`` (a minimal report)."""
+    return {
+        "error.type": failure.type,
+        "error.origin": failure.origin,
+        "error.message": failure.message,
+        "phase": failure.phase,
+        "request_sent": failure.request_sent,
+        "openssl.library": failure.library,
+        "openssl.reason": failure.reason,
+        "http.response.status_code": failure.http_status,
+        "error.retry_after": failure.retry_after,
+    }
+
+
+@contextlib.contextmanager
+def mapped_errors(
+    progress: Progress | None,
+    report: Callable[[Failure], dict[str, Any]] | None = None,
+) -> Iterator[None]:
+    """Raise soapguard's exception for network/HTTP failures raised inside the block.
+
+    ``requests``/urllib3 exceptions, ``ssl.SSLError``, ``OSError`` and
+    ``http.client.HTTPException`` are classified against ``progress`` and
+    re-raised as :func:`soapguard.errors.error_for` builds them (also an
+    instance of the matching ``requests`` class), chained with ``from``.
+    ``report(failure)`` supplies the exception's ``.report``; without it the
+    report is :func:`failure_fields`.  soapguard's own exceptions and
+    everything else (zeep's ``Fault``, ``KeyboardInterrupt``...) pass through.
+    """
+    try:
+        yield
+    except SoapGuardError:
+        raise
+    except _MAPPED as exc:
+        failure = classify(exc, progress)
+        fields = report(failure) if report is not None else failure_fields(failure)
+        raise error_for(failure, exc, fields) from exc
+
+
+def _observed(progress: Progress | None) -> Progress | None:
+    """``progress`` if an instrumented connection wrote to it, else ``None``."""
+    if progress is None:
+        return None
+    touched = (
+        progress.conn is not None
+        or progress.phase != "connect"
+        or progress.bytes_sent > 0
+        or progress.send_interrupted
+        or progress.request_complete
+        or progress.response_started
+    )
+    return progress if touched else None
+
+
+def _classify(exc: BaseException, progress: Progress | None) -> Failure:
+    links = walk(exc)
+    if not links:
+        return Failure("response.invalid", None, redact(type(exc).__name__), request_sent="full")
+    observed = _observed(progress)
+    deadline = first(links, lambda e: isinstance(e, DeadlineExceeded))
+    if deadline is None:
+        reused = _from_report(links)
+        if reused is not None:
+            return reused
+    facts = rules.Facts(links, observed)
+    verdict = rules.timeout_deadline(deadline) if deadline is not None else rules.judge(facts)
+
+    phase: Phase | None
+    sent: RequestSent
+    if observed is not None:
+        phase, sent = observed.phase, observed.request_sent
+    else:
+        phase, sent = verdict.phase, ("none" if verdict.not_sent else "full")
+    if verdict.type in _RESPONSE_TYPES:
+        sent = "full" if sent == "none" else sent
+        phase = phase if phase in ("wait", "receive") else "receive"
+
+    status = verdict.http_status
+    if status is None and progress is not None:
+        status = progress.status
+    return Failure(
+        type=verdict.type,
+        origin=verdict.origin,
+        message=redact(message_for(verdict.evidence, links)),
+        phase=phase,
+        request_sent=sent,
+        library=verdict.library,
+        reason=verdict.reason,
+        http_status=status,
+        retry_after=_retry_after(links, progress),
+    )
+
+
+def _retry_after(links: list[BaseException], progress: Progress | None) -> float | None:
+    value = header(progress.response_headers, "Retry-After") if progress is not None else None
+    for exc in links:
+        if value is not None:
+            break
+        value = header(safe_getattr(safe_getattr(exc, "response"), "headers"), "Retry-After")
+    return parse_retry_after(value)
+
+
+def _from_report(links: list[BaseException]) -> Failure | None:
+    """Reuse the classification a soapguard exception already carries in ``.report``."""
+    for exc in links:
+        report = safe_getattr(exc, "report")
+        if not isinstance(report, dict):
+            continue
+        if "error.type" not in report:  # a call summary: the last attempt's fields
+            attempts = report.get("attempts")
+            last = attempts[-1] if isinstance(attempts, list) and attempts else None
+            report = last if isinstance(last, dict) else {}
+        kind = report.get("error.type")
+        if kind not in TYPES:
+            continue
+        origin = report.get("error.origin")
+        phase = report.get("phase")
+        sent = report.get("request_sent")
+        status = report.get("http.response.status_code")
+        retry_after = report.get("error.retry_after")
+        message = report.get("error.message")
+        return Failure(
+            type=kind,
+            origin=origin if origin in ("local", "peer") else None,
+            message=redact(message if isinstance(message, str) else message_for(exc, links)),
+            phase=phase if phase in _PHASES else None,
+            request_sent=sent if sent in _SENT else "full",
+            library=_str_or_none(report.get("openssl.library")),
+            reason=_str_or_none(report.get("openssl.reason")),
+            http_status=status if isinstance(status, int) else None,
+            retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        )
+    return None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
