@@ -96,10 +96,12 @@ def exchange(
 
 
 @pytest.mark.parametrize("version", [V.TLSv1_2, V.TLSv1_3], ids=["tls1.2", "tls1.3"])
-@pytest.mark.parametrize("cap", [1024, None], ids=["capped", "uncapped"])
+@pytest.mark.parametrize("cap", [1024, 3000, None], ids=["mfl", "send-only", "uncapped"])
 def test_record_sizes_both_directions(
     version: V, cap: int | None, ca_file: str, server_ssl_context: Callable[..., ssl.SSLContext]
 ) -> None:
+    """1024 caps both directions (max send fragment + max_fragment_length); 3000 is not
+    an RFC 6066 size, so it caps only what we send; no cap gives full 16 KB records."""
     ctx = tls.context_for(Config(ca_bundle=ca_file, max_record_size=cap))
     server_ctx = server_ssl_context(min_version=version, max_version=version)
     with EchoServer(server_ctx) as server, FaultProxy(("127.0.0.1", server.port)) as proxy:
@@ -110,17 +112,19 @@ def test_record_sizes_both_directions(
     assert sum(c2s) >= PAYLOAD
     assert sum(s2c) >= PAYLOAD
     assert info.tls_version == ("1.2" if version is V.TLSv1_2 else "1.3")
+    assert info.max_send_fragment == cap
     if cap is None:
         assert max(c2s) > 16000
+    else:
+        assert cap - OVERHEAD < max(c2s) <= cap + OVERHEAD
+    if cap in (None, 3000):
         assert max(s2c) > 16000
         assert info.max_fragment_length is None
         return
-    assert max(c2s) <= cap + OVERHEAD
     assert max(s2c) <= cap + OVERHEAD
     # not just application data: the server's handshake flight obeys the agreed size too
     assert max(length for _, length in conn.records_s2c) <= cap + OVERHEAD
     assert info.max_fragment_length == cap
-    assert info.max_send_fragment == cap
 
 
 @pytest.mark.parametrize("version", [V.TLSv1_2, V.TLSv1_3], ids=["tls1.2", "tls1.3"])
