@@ -9,8 +9,9 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from servers.spyne_app import SpyneServer, balance_of
 from zeep.transports import Transport
+
+from servers.spyne_app import SpyneServer, balance_of
 
 
 @pytest.fixture
