@@ -24,7 +24,6 @@ import threading
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from . import _openssl, _trace
 from ._state import ConnInfo
@@ -85,19 +84,12 @@ class CapsState:
     detail: str = ""
 
 
-class _Key(NamedTuple):
-    profile: str
-    min_version: str | None
-    max_version: str | None
-    ciphers: str | None
-    tls13: str | None
-    max_record_size: int | None
-    ca_bundle: str | None
-    client_cert: str | None
-    client_key: str | None
-    trace_records: bool
-    verify: bool | str
-
+#: the Config fields a context depends on (its cache key, with ``verify``)
+_TLS_FIELDS = (
+    "tls_profile", "tls_min_version", "tls_max_version", "ciphers", "tls13_ciphersuites",
+    "max_record_size", "ca_bundle", "client_cert", "client_key", "trace_records",
+)  # fmt: skip
+_Key = tuple[object, ...]
 
 _lock = threading.Lock()
 _contexts: collections.OrderedDict[_Key, ssl.SSLContext] = collections.OrderedDict()
@@ -188,19 +180,7 @@ def context_for(config: Config, *, verify: bool | str = True) -> ssl.SSLContext:
     store), a CA file/directory path that replaces ``config.ca_bundle``, or
     ``False`` (no verification at all; only reachable from code).
     """
-    key = _Key(
-        config.tls_profile,
-        config.tls_min_version,
-        config.tls_max_version,
-        config.ciphers,
-        config.tls13_ciphersuites,
-        config.max_record_size,
-        config.ca_bundle,
-        config.client_cert,
-        config.client_key,
-        config.trace_records,
-        verify,
-    )
+    key = (*(getattr(config, name) for name in _TLS_FIELDS), verify)
     with _lock:
         ctx = _contexts.get(key)
         if ctx is not None:
