@@ -213,6 +213,12 @@ def test_not_idempotent_after_transient_failure(etype: str) -> None:
     assert etype in text
 
 
+def test_deadline_decision_on_other_failure_names_the_deadline() -> None:
+    ev = event(error__type="tls.unexpected_eof", decision_reason="deadline")
+    assert rule(ev) == "deadline_reached"
+    assert "SOAPGUARD_DEADLINE" in (hint_for(ev) or "")
+
+
 def test_not_idempotent_needs_a_transient_failure() -> None:
     ev = event(error__type="soap.fault", decision_reason="not_idempotent")
     assert rule(ev) is None
@@ -241,6 +247,7 @@ EVIDENCE: dict[str, dict[str, Any]] = {
     "deadline": event(error__type="timeout.deadline"),
     "read_timeout": event(error__type="timeout.read"),
     "budget": event(error__type="http.status", decision_reason="budget"),
+    "deadline_reached": event(error__type="connection.reset", decision_reason="deadline"),
     "not_idempotent": event(error__type="connection.reset", decision_reason="not_idempotent"),
     "bad_record_mac_local": mac("local"),
     "connect_timeout": event(error__type="timeout.connect"),

@@ -78,9 +78,13 @@ class CallContext:
     max_attempts: int
 
 
-@functools.cache
 def versions() -> dict[str, str | None]:
-    """Versions of the stack involved, resolved once per process."""
+    """Versions of the stack involved (python, openssl, zeep, requests, urllib3, soapguard)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str | None]:
 
     def dist(name: str) -> str | None:
         try:
@@ -270,19 +274,24 @@ def _level(event: dict[str, Any]) -> int:
 
 
 def _summary(event: dict[str, Any]) -> str:
+    """One line: what was called, what failed where, what soapguard did about it, the hint."""
+    kind = event.get("event")
     method = ".".join(str(p) for p in (event.get("rpc.service"), event.get("rpc.method")) if p)
-    origin = f" ({event['error.origin']})" if event.get("error.origin") else ""
-    parts = [f"{event.get('event')} {method or event.get('url.full')}"]
-    if event.get("event") == "soapguard.attempt_failed":
-        parts[0] += f" attempt {event.get('attempt')}/{event.get('max_attempts')}"
+    head = f"{kind} {method or event.get('url.full')}"
+    if kind == "soapguard.attempt_failed":
+        head += f" attempt {event.get('attempt')}/{event.get('max_attempts')}"
     else:
-        parts[0] += f" after {event.get('attempt')} attempt(s)"
-    parts.append(f"{event.get('error.type')}{origin} during {event.get('phase')}")
+        head += f" after {event.get('attempt')} attempt(s)"
+    origin = f" ({event['error.origin']})" if event.get("error.origin") else ""
+    where = f" during {event['phase']}" if event.get("phase") else ""
+    last = "last failure " if kind == "soapguard.call_recovered" else ""
+    parts = [f"{last}{event.get('error.type')}{origin}{where}"]
     parts.append(f"request_sent={event.get('request_sent')}")
-    parts.append(f"decision={event.get('decision')} ({event.get('decision_reason')})")
+    if kind != "soapguard.call_recovered":
+        parts.append(f"decision={event.get('decision')} ({event.get('decision_reason')})")
     if event.get("hint"):
         parts.append(f"hint: {event['hint']}")
-    return ": ".join(parts[:2]) + ", " + ", ".join(parts[2:])
+    return f"{head}: {', '.join(parts)}"
 
 
 class Emitter:

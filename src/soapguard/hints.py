@@ -230,6 +230,15 @@ RULES: tuple[HintRule, ...] = (
         ),
     ),
     HintRule(
+        "deadline_reached",
+        _reason("deadline"),
+        _text(
+            "No time was left within SOAPGUARD_DEADLINE for another attempt, so raise it if the "
+            "endpoint needs longer to recover, or lower SOAPGUARD_READ_TIMEOUT so that attempts "
+            "fail sooner."
+        ),
+    ),
+    HintRule(
         "not_idempotent",
         _not_idempotent,
         lambda e: (
