@@ -146,7 +146,7 @@ class SoapGuardAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` with soapguard's TLS context, instrumentation and pool hygiene."""
 
     def __init__(self, config: Config, *, pool_connections: int = 10, pool_maxsize: int = 10):
-        self.config = config
+        self.sg_config = config
         self.ssl_context = tls.context_for(config)
         self._pid = os.getpid()
         super().__init__(
@@ -181,12 +181,12 @@ class SoapGuardAdapter(HTTPAdapter):
         if host_params["scheme"] != "https":
             return host_params, pool_kwargs
         if verify is False:
-            pool_kwargs["ssl_context"] = tls.context_for(self.config, verify=False)
+            pool_kwargs["ssl_context"] = tls.context_for(self.sg_config, verify=False)
             pool_kwargs["cert_reqs"] = "CERT_NONE"
-        elif isinstance(verify, str) and not self.config.ca_bundle:
+        elif isinstance(verify, str) and not self.sg_config.ca_bundle:
             # a CA path from user code (or REQUESTS_CA_BUNDLE, resolved once by the
             # Transport) -- only when SOAPGUARD_CA_BUNDLE is not set, which always wins
-            pool_kwargs["ssl_context"] = tls.context_for(self.config, verify=verify)
+            pool_kwargs["ssl_context"] = tls.context_for(self.sg_config, verify=verify)
         if cert is not None:
             logger.warning("per-request client certificates are ignored; use SOAPGUARD_CLIENT_CERT")
         return host_params, pool_kwargs

@@ -32,7 +32,12 @@ __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 
 
 class GuardedOperationProxy(OperationProxy):  # type: ignore[misc]
-    """zeep's ``OperationProxy`` whose calls run under soapguard's retry rules."""
+    # zeep's OperationProxy whose calls run under soapguard's retry rules.  (No class
+    # docstring: zeep's ``__doc__`` is a property returning the operation signature.)
+
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
+        return str(self._proxy._binding._operations[self._op_name])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         proxy: GuardedServiceProxy = self._proxy

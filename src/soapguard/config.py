@@ -174,9 +174,9 @@ class Config:
             if raw.strip() == "":
                 sources[name] = "default"
                 continue
+            sources[name] = "env"
             try:
                 values[name] = var.parse(raw)
-                sources[name] = "env"
             except ValueError:
                 problems.append((name, _describe(var, raw)))
         if problems:
