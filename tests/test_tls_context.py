@@ -317,3 +317,32 @@ def test_encrypted_client_key_is_refused_not_prompted(ca: trustme.CA, tmp_path: 
     with pytest.raises(ConfigError, match="encrypted") as excinfo:
         tls.context_for(config)
     assert "s3cret" not in str(excinfo.value)
+
+
+def test_shared_context_does_not_reset_unchanged_alpn(
+    monkeypatch: pytest.MonkeyPatch, cert_files: tuple[str, str], ca_file: str
+) -> None:
+    """urllib3 re-sets ALPN on every connection; on a shared context that must be a no-op."""
+    ctx = tls.context_for(Config(ca_bundle=ca_file))
+    calls: list[list[str]] = []
+    original = ssl.SSLContext.set_alpn_protocols
+
+    def counting(self: ssl.SSLContext, protocols: list[str]) -> None:
+        if self is ctx:
+            calls.append(list(protocols))
+        original(self, protocols)
+
+    monkeypatch.setattr(ssl.SSLContext, "set_alpn_protocols", counting)
+    for _ in range(3):
+        ctx.set_alpn_protocols(["http/1.1"])
+    assert calls == []
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(*cert_files)
+    server_ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with OneShotServer(server_ctx, echo_hello) as srv:
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            assert sock.selected_alpn_protocol() == "http/1.1"
+            sock.sendall(b"hello")
+    ctx.set_alpn_protocols(["h2"])
+    assert calls == [["h2"]]

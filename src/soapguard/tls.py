@@ -23,6 +23,7 @@ import ssl
 import threading
 import warnings
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import _openssl, _trace
@@ -48,10 +49,11 @@ TLS13_ALLOWED = (
     "TLS_CHACHA20_POLY1305_SHA256",
     "TLS_AES_128_CCM_SHA256",
 )
+_TLS13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 _PROFILE_TLS13 = {
     "modern": "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
-    "intermediate": "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
-    "legacy": "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+    "intermediate": _TLS13,
+    "legacy": _TLS13,
 }
 _V = ssl.TLSVersion
 _VERSIONS = {"1.0": _V.TLSv1, "1.1": _V.TLSv1_1, "1.2": _V.TLSv1_2, "1.3": _V.TLSv1_3}
@@ -89,10 +91,27 @@ _TLS_FIELDS = (
     "tls_profile", "tls_min_version", "tls_max_version", "ciphers", "tls13_ciphersuites",
     "max_record_size", "ca_bundle", "client_cert", "client_key", "trace_records",
 )  # fmt: skip
-_Key = tuple[object, ...]
+
+
+class _SharedContext(ssl.SSLContext):
+    """A context shared by many connections across threads.
+
+    urllib3 calls ``set_alpn_protocols`` on every connection.  On a shared
+    context that frees the ALPN buffer another thread's ``SSL_new`` may be
+    copying (CPython runs it without the GIL), so an unchanged list is not set again.
+    """
+
+    _alpn: tuple[str, ...] | None = None
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = tuple(alpn_protocols)
+        if protocols != self._alpn:
+            super().set_alpn_protocols(protocols)
+            self._alpn = protocols
+
 
 _lock = threading.Lock()
-_contexts: collections.OrderedDict[_Key, ssl.SSLContext] = collections.OrderedDict()
+_contexts: collections.OrderedDict[tuple[object, ...], ssl.SSLContext] = collections.OrderedDict()
 _caps: weakref.WeakKeyDictionary[ssl.SSLContext, CapsState] = weakref.WeakKeyDictionary()
 _warned: set[str] = set()
 
@@ -200,7 +219,8 @@ def clear_cache() -> None:
 
 
 def _build(config: Config, verify: bool | str) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = _SharedContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_alpn_protocols(["http/1.1"])  # what urllib3 sets: a no-op from then on
     ctx.minimum_version, ctx.maximum_version = version_bounds(config)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_TICKET
     ctx.set_ciphers(cipher_string(config))
