@@ -303,7 +303,9 @@ class Emitter:
         self._file_warned = False
 
     def emit(self, event: dict[str, Any]) -> None:
-        logger.log(_level(event), "%s", _summary(event), extra={"soapguard": event})
+        level = _level(event)
+        if logger.isEnabledFor(level):
+            logger.log(level, "%s", _summary(event), extra={"soapguard": event})
         if self._path:
             self._write(self._path, event)
         if self._hook is not None:
