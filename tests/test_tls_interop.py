@@ -126,7 +126,7 @@ def test_static_rsa_cbc_server_needs_legacy(ca_file: str, cert_files: tuple[str,
 def test_tls10_server_is_refused_by_default(ca_file: str, cert_files: tuple[str, str]) -> None:
     with SServer(cert_files, "-tls1", "-cipher", "AES128-SHA:@SECLEVEL=0") as server:
         for profile in ("intermediate", "legacy"):
-            config = Config(ca_bundle=ca_file, tls_profile=profile)  # type: ignore[arg-type]
+            config = Config(ca_bundle=ca_file, tls_profile=profile)
             with pytest.raises(ssl.SSLError, match=r"protocol version|unsupported protocol"):
                 connect(tls.context_for(config), server.port)
         opt_in = Config(ca_bundle=ca_file, tls_profile="legacy", tls_min_version="1.0")
