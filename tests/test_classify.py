@@ -9,18 +9,23 @@ genuine (two in-memory TLS endpoints, one record damaged) or carry
 from __future__ import annotations
 
 import contextlib
+import http.client
+import socket
 import ssl
 from collections.abc import Callable
 
+import lxml.etree
 import pytest
 import requests
 import requests.exceptions as rex
 import trustme
 import urllib3
 import urllib3.exceptions as u3
+import zeep.exceptions as zx
 
 from soapguard._state import ConnInfo, Progress, RecordStats
-from soapguard.classify import classify
+from soapguard.classify import TYPES, chain, classify, parse_retry_after
+from soapguard.errors import DeadlineExceeded, SSLError
 
 POOL = urllib3.HTTPSConnectionPool("soap.example", 443)
 CONN = urllib3.connection.HTTPSConnection("soap.example", 443)
@@ -253,8 +258,9 @@ def test_handshake_failure_alert_without_server_hello_means_no_shared_cipher(
     assert failure.request_sent == "none"
 
 
-@pytest.mark.parametrize(("phase", "expected"), [("handshake", "tls.handshake_failure"),
-                                                   ("receive", "tls.other")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("phase", "expected"), [("handshake", "tls.handshake_failure"), ("receive", "tls.other")]
+)
 def test_other_tls_errors_are_handshake_failures_in_the_handshake(phase, expected) -> None:
     leaf = ssl_error("WRONG_SIGNATURE_TYPE", "wrong signature type")
     progress = observed(phase, "none" if phase == "handshake" else "full")
@@ -292,3 +298,451 @@ def test_tls_error_without_any_reason_is_tls_other_of_unknown_origin() -> None:
     assert (failure.type, failure.origin, failure.message) == ("tls.other", None, "boom")
     failure = classify(ssl.SSLError("EOF occurred in violation of protocol"))
     assert failure.type == "tls.unexpected_eof"
+
+
+# -- connections and timeouts --------------------------------------------------------------------
+
+
+def refused() -> BaseException:
+    leaf = ConnectionRefusedError(111, "Connection refused")
+    wrapper = u3.NewConnectionError(CONN, f"Failed to establish a new connection: {leaf}")
+    return via_pool(linked(wrapper, leaf, cause=True))
+
+
+def dns() -> BaseException:
+    leaf = socket.gaierror(-2, "Name or service not known")
+    wrapper = u3.NameResolutionError("soap.invalid", CONN, leaf)
+    return via_pool(linked(wrapper, leaf, cause=True))
+
+
+def reset_while_connecting() -> BaseException:
+    leaf = ConnectionResetError(104, "Connection reset by peer")
+    wrapper = u3.NewConnectionError(CONN, f"Failed to establish a new connection: {leaf}")
+    return via_pool(linked(wrapper, leaf, cause=True))
+
+
+def connect_timeout() -> BaseException:
+    leaf = TimeoutError("timed out")
+    wrapper = u3.ConnectTimeoutError(CONN, "Connection to soap.example timed out.")
+    return via_pool(linked(wrapper, leaf, cause=True), rex.ConnectTimeout)
+
+
+def read_timeout(text: str = "The read operation timed out") -> BaseException:
+    leaf = TimeoutError(text)
+    wrapper = linked(u3.ReadTimeoutError(POOL, "/svc", "Read timed out."), leaf, cause=True)
+    return linked(rex.ReadTimeout(wrapper, request=REQ), wrapper)
+
+
+def unreachable() -> BaseException:
+    leaf = OSError(113, "No route to host")
+    wrapper = u3.NewConnectionError(CONN, f"Failed to establish a new connection: {leaf}")
+    return via_pool(linked(wrapper, leaf, cause=True))
+
+
+@pytest.mark.parametrize(
+    ("make", "error_type", "phase", "sent"),
+    [
+        (refused, "connection.refused", "connect", "none"),
+        (unreachable, "connection.refused", "connect", "none"),
+        (dns, "connection.dns", "connect", "none"),
+        (lambda: socket.gaierror(-3, "Temporary failure"), "connection.dns", "connect", "none"),
+        (reset_while_connecting, "connection.reset", "connect", "none"),
+        (connect_timeout, "timeout.connect", "connect", "none"),
+        (
+            lambda: read_timeout("_ssl.c:989: The handshake operation timed out"),
+            "timeout.connect",
+            "handshake",
+            "none",
+        ),
+        (read_timeout, "timeout.read", None, "full"),
+        (lambda: TimeoutError("timed out"), "timeout.read", None, "full"),
+        (lambda: DeadlineExceeded("deadline of 1s reached"), "timeout.deadline", None, "full"),
+        (lambda: aborted(ConnectionResetError(104, "reset")), "connection.reset", None, "full"),
+        (lambda: aborted(BrokenPipeError(32, "Broken pipe")), "connection.reset", None, "full"),
+        (lambda: aborted(ConnectionAbortedError(103, "aborted")), "connection.reset", None, "full"),
+        (
+            lambda: aborted(
+                http.client.RemoteDisconnected("Remote end closed connection without response")
+            ),
+            "connection.reset",
+            "wait",
+            "full",
+        ),
+        (
+            lambda: aborted(ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed")),
+            "connection.reset",
+            None,
+            "full",
+        ),
+        (lambda: broken(u3.IncompleteRead(3, 997)), "connection.reset", "receive", "full"),
+        (lambda: rex.ConnectionError("mocked"), "connection.reset", None, "full"),
+    ],
+)
+def test_network_failures_without_progress(make, error_type, phase, sent) -> None:
+    failure = classify(make())
+    assert (failure.type, failure.origin) == (error_type, None)
+    assert (failure.phase, failure.request_sent) == (phase, sent)
+
+
+def test_messages_name_the_failure_not_the_retry_wrapper() -> None:
+    assert "[Errno 111] Connection refused" in classify(refused()).message
+    assert "soap.example" in classify(refused()).message
+    assert "soap.invalid" in classify(dns()).message
+    assert classify(read_timeout()).message.endswith("Read timed out.")
+    for make in (refused, dns, connect_timeout, unreachable, reset_while_connecting):
+        assert "Max retries exceeded" not in classify(make()).message
+
+
+@pytest.mark.parametrize(
+    ("tls", "expected"), [("TLSv1.3", "tls.unexpected_eof"), (None, "connection.reset")]
+)
+def test_body_cut_short_is_an_unexpected_eof_only_over_tls(tls, expected) -> None:
+    # urllib3 suppresses ragged EOFs, so a TLS peer closing mid-body shows as IncompleteRead
+    for exc in (
+        broken(u3.IncompleteRead(3, 997)),
+        broken(http.client.IncompleteRead(b"abc", 997)),
+        linked(
+            rex.ChunkedEncodingError(u3.ProtocolError("Response ended prematurely")), KeyError()
+        ),
+    ):
+        failure = classify(exc, observed("receive", "full", tls=tls))
+        assert (failure.type, failure.origin, failure.phase) == (expected, None, "receive")
+
+
+def test_body_cut_short_on_an_https_url_is_an_unexpected_eof_without_progress() -> None:
+    proto = u3.ProtocolError("Connection broken: IncompleteRead", u3.IncompleteRead(3, 7))
+    assert classify(rex.ConnectionError(proto, request=REQ)).type == "tls.unexpected_eof"
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        ("connect", "timeout.connect"),
+        ("handshake", "timeout.connect"),
+        ("send", "timeout.read"),
+        ("wait", "timeout.read"),
+        ("receive", "timeout.read"),
+    ],
+)
+def test_timeouts_follow_the_observed_phase(phase, expected) -> None:
+    progress = observed(phase, "none" if phase in ("connect", "handshake") else "full")
+    for exc in (TimeoutError("timed out"), read_timeout()):  # socket.timeout is TimeoutError
+        failure = classify(exc, progress)
+        assert (failure.type, failure.phase) == (expected, phase)
+
+
+# -- HTTP, SOAP and invalid responses -----------------------------------------------------------
+
+
+def http_error(status: int, headers: dict[str, str]) -> rex.HTTPError:
+    response = requests.Response()
+    response.status_code, response.headers = (
+        status,
+        requests.structures.CaseInsensitiveDict(headers),
+    )
+    return rex.HTTPError(f"{status} Server Error", response=response, request=REQ)
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_type", "status"),
+    [
+        (http_error(503, {}), "http.status", 503),
+        (zx.TransportError("Server returned HTTP status 502", status_code=502), "http.status", 502),
+        (
+            zx.TransportError("Server returned response (200) with invalid XML", 200),
+            "response.invalid",
+            200,
+        ),
+        (zx.Fault("Account locked", code="soap:Client"), "soap.fault", None),
+        (
+            zx.XMLSyntaxError("The XML returned by the server is not valid"),
+            "response.invalid",
+            None,
+        ),
+        (zx.XMLParseError("bad schema"), "response.invalid", None),
+        (aborted(http.client.BadStatusLine("garbage\r\n")), "response.invalid", None),
+        (aborted(http.client.LineTooLong("header line")), "response.invalid", None),
+        (
+            broken(u3.InvalidChunkLength(urllib3.HTTPResponse(), b"zz\r\n")),
+            "response.invalid",
+            None,
+        ),
+        (
+            rex.ContentDecodingError("Received response with content-encoding: gzip"),
+            "response.invalid",
+            None,
+        ),
+        (rex.InvalidHeader("Invalid leading whitespace"), "response.invalid", None),
+        (rex.ChunkedEncodingError("chunked"), "response.invalid", None),
+    ],
+)
+def test_response_level_failures(exc, error_type, status) -> None:
+    failure = classify(exc, Progress())  # an untouched Progress (mocked transport) proves nothing
+    assert (failure.type, failure.origin, failure.http_status) == (error_type, None, status)
+    assert (failure.phase, failure.request_sent) == ("receive", "full")  # the server answered
+
+
+def test_lxml_syntax_error_is_an_invalid_response() -> None:
+    with pytest.raises(lxml.etree.XMLSyntaxError) as info:
+        lxml.etree.fromstring(b"<Envelope><Body>")
+    failure = classify(info.value, observed("receive", "full"))
+    assert (failure.type, failure.phase, failure.request_sent) == (
+        "response.invalid",
+        "receive",
+        "full",
+    )
+
+
+def test_response_failures_keep_a_partial_send_as_observed() -> None:
+    failure = classify(http_error(413, {}), observed("receive", "partial"))
+    assert (failure.type, failure.request_sent, failure.http_status) == (
+        "http.status",
+        "partial",
+        413,
+    )
+
+
+# -- progress as evidence ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sent", ["none", "partial", "full"])
+def test_observed_progress_decides_phase_and_request_sent(sent) -> None:
+    exc = aborted(ConnectionResetError(104, "Connection reset by peer"))
+    failure = classify(exc, observed("send", sent))
+    assert (failure.type, failure.phase, failure.request_sent) == ("connection.reset", "send", sent)
+
+
+def test_a_bad_record_mac_during_the_handshake_was_not_sent() -> None:
+    leaf = ssl_error("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "decryption failed or bad record mac")
+    failure = classify(tls_chain(leaf), observed("handshake", "none"))
+    assert (failure.type, failure.origin) == ("tls.bad_record_mac", "local")
+    assert (failure.phase, failure.request_sent) == ("handshake", "none")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: aborted(ConnectionResetError(104, "reset")),
+        lambda: read_timeout(),
+        lambda: body_tls_chain(ssl_error("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "bad mac")),
+        lambda: tls_chain(ssl_error("UNEXPECTED_EOF_WHILE_READING", "eof", ssl.SSLEOFError)),
+        lambda: rex.ConnectionError("mocked"),
+        lambda: OSError("something odd"),
+        lambda: ValueError("not a network error at all"),
+    ],
+)
+def test_unknown_progress_never_makes_a_request_look_unsent(make) -> None:
+    # an untouched Progress (nothing instrumented wrote to it) is no evidence either
+    for progress in (None, Progress()):
+        assert classify(make(), progress).request_sent == "full"
+
+
+# -- reusing a classification already made --------------------------------------------------------
+
+REPORT = {
+    "error.type": "tls.bad_record_mac",
+    "error.origin": "peer",
+    "error.message": "[SSL: SSLV3_ALERT_BAD_RECORD_MAC] sslv3 alert bad record mac",
+    "phase": "wait",
+    "request_sent": "full",
+    "openssl.library": "SSL",
+    "openssl.reason": "SSLV3_ALERT_BAD_RECORD_MAC",
+    "http.response.status_code": None,
+}
+
+
+def test_a_soapguard_error_with_a_report_keeps_its_classification() -> None:
+    exc = SSLError("tls.bad_record_mac (peer) during wait ...", report=REPORT)
+    for raised in (exc, linked(RuntimeError("wrapped"), exc)):
+        failure = classify(raised, observed("connect", "none"))
+        assert (failure.type, failure.origin, failure.phase) == (
+            "tls.bad_record_mac",
+            "peer",
+            "wait",
+        )
+        assert (failure.request_sent, failure.reason) == ("full", "SSLV3_ALERT_BAD_RECORD_MAC")
+        assert failure.message == REPORT["error.message"]
+
+
+def test_a_call_report_is_reused_through_its_last_attempt() -> None:
+    exc = SSLError("call failed", report={"event": "soapguard.call_failed", "attempts": [REPORT]})
+    assert classify(exc).type == "tls.bad_record_mac"
+
+
+def test_a_report_without_a_known_type_is_ignored() -> None:
+    exc = SSLError("odd", report={"error.type": "bogus", "phase": "wait"})
+    exc.__context__ = ssl_error("NO_SHARED_CIPHER", "no shared cipher")
+    assert classify(exc).type == "tls.no_shared_cipher"
+
+
+def test_deadline_wins_over_a_carried_report() -> None:
+    exc = DeadlineExceeded("deadline", report={**REPORT, "error.type": "timeout.read"})
+    assert classify(exc).type == "timeout.deadline"
+
+
+# -- Retry-After ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0.3", 0.3),
+        ("Sun, 06 Nov 1994 08:49:37 GMT", 100.0),  # now is injected below
+        ("Sun, 06 Nov 1994 08:47:57 GMT", 0.0),  # in the past: no wait
+        ("soon", None),
+        ("-5", None),
+        ("", None),
+        ("9" * 50, None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(value, expected) -> None:
+    now = 784111677.0  # 1994-11-06 08:47:57 UTC
+    assert parse_retry_after(value, now=now) == expected
+
+
+def test_retry_after_comes_from_progress_headers_or_the_response() -> None:
+    progress = observed("receive", "full")
+    progress.status, progress.response_headers = 503, {"retry-after": "4"}
+    failure = classify(zx.TransportError("Server returned HTTP status 503", 503), progress)
+    assert (failure.type, failure.http_status, failure.retry_after) == ("http.status", 503, 4.0)
+    failure = classify(http_error(503, {"Retry-After": "9"}))
+    assert (failure.http_status, failure.retry_after) == (503, 9.0)
+    assert classify(http_error(503, {})).retry_after is None
+
+
+# -- chain() ---------------------------------------------------------------------------------------
+
+
+def test_chain_follows_reason_args_cause_and_context_breadth_first() -> None:
+    exc = refused()
+    names = [type(e).__name__ for e in chain(exc)]
+    assert names == [
+        "ConnectionError",
+        "MaxRetryError",
+        "NewConnectionError",
+        "ConnectionRefusedError",
+    ]
+    in_args = ValueError("outer", KeyError("in args"))
+    in_args.__cause__ = IndexError("cause")
+    in_args.__context__ = TypeError("context")
+    assert [type(e) for e in chain(in_args)] == [ValueError, KeyError, IndexError, TypeError]
+
+
+def test_chain_survives_cycles_and_is_bounded() -> None:
+    a, b = ValueError("a"), KeyError("b")
+    a.__context__, b.__context__ = b, a
+    a.args = (a, b, a)
+    assert chain(a) == [a, b]
+    deep = ValueError(0)
+    for i in range(1, 100):
+        deep = linked(ValueError(i), deep)
+    links = chain(deep)
+    assert len(links) == 32
+    assert [e.args[0] for e in links[:3]] == [99, 98, 97]
+
+
+# -- totality ----------------------------------------------------------------------------------
+
+
+class Hostile(Exception):
+    """Everything that could be looked at raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr either")
+
+    @property
+    def reason(self) -> str:
+        raise RuntimeError("no reason")
+
+    @property
+    def response(self) -> object:
+        raise RuntimeError("no response")
+
+
+class HostileSSL(ssl.SSLError):
+    @property
+    def reason(self) -> object:  # type: ignore[override]
+        raise RuntimeError("no reason")
+
+
+def weird_ssl() -> ssl.SSLError:
+    exc = ssl.SSLError(1, "odd")
+    exc.reason, exc.library = 42, None  # type: ignore[assignment]
+    return exc
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        Hostile,
+        lambda: linked(rex.SSLError(Hostile()), Hostile()),
+        lambda: HostileSSL(1, "x"),
+        weird_ssl,
+        lambda: http_error(503, {"Retry-After": "\udcff"}),
+        lambda: zx.TransportError("no status", status_code=None),  # type: ignore[arg-type]
+        lambda: zx.Fault(None),  # type: ignore[arg-type]
+        lambda: rex.SSLError(None),
+        lambda: u3.MaxRetryError(POOL, "/svc", reason=None),
+        lambda: KeyboardInterrupt(),
+        lambda: SystemExit(3),
+        lambda: Exception(),
+        lambda: OSError(),
+        lambda: ssl.SSLError(),
+        lambda: PyOpenSSLError([("SSL routines",), None, 3]),
+    ],
+)
+def test_classify_never_raises(make) -> None:
+    exc = make()
+    failure = classify(exc, observed("wait", "full"))
+    assert failure.type in TYPES
+    assert isinstance(failure.message, str)
+    assert failure.message
+    assert failure.origin in (None, "local", "peer")
+    assert classify(exc).request_sent in ("none", "partial", "full")
+
+
+def test_classify_accepts_a_non_exception() -> None:
+    failure = classify("not an exception")  # type: ignore[arg-type]
+    assert failure.type in TYPES
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+def test_messages_are_redacted_and_short() -> None:
+    exc = rex.ConnectionError(
+        "Connection to https://alice:hunter2@soap.example/svc?token=abc123 failed " + "x" * 500
+    )
+    failure = classify(exc)
+    assert "hunter2" not in failure.message
+    assert "abc123" not in failure.message
+    assert "soap.example" in failure.message
+    assert len(failure.message) <= 300
+
+
+def test_an_empty_message_falls_back_to_the_type_name() -> None:
+    assert classify(aborted(ConnectionResetError())).message == "ConnectionResetError"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        refused,
+        dns,
+        connect_timeout,
+        unreachable,
+        reset_while_connecting,
+        read_timeout,
+        lambda: tls_chain(ssl_error("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "bad mac")),
+        lambda: tls_chain(ssl.SSLError()),
+        lambda: via_pool(u3.ProtocolError("Connection aborted.")),
+    ],
+)
+def test_messages_never_mention_max_retries(make) -> None:
+    assert "Max retries exceeded" not in classify(make()).message

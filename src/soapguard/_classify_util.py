@@ -101,15 +101,16 @@ def last(chain: list[BaseException], test: Callable[[BaseException], bool]) -> B
 
 
 def message_for(evidence: BaseException, chain: list[BaseException]) -> str:
-    """A meaningful message: ``evidence``'s own, else the innermost one in ``chain``.
+    """A meaningful message: ``evidence``'s own (or its type's name when it has none).
 
-    Never the "Max retries exceeded ..." text of urllib3's retry wrapper,
-    which names the retry machinery rather than the failure.
+    Never the "Max retries exceeded ..." text of urllib3's retry wrapper, which
+    names the retry machinery rather than the failure: then the innermost
+    message in ``chain`` that is not the wrapper's.
     """
     for exc in (evidence, *reversed(chain)):
         text = safe_str(exc).strip()
-        if text and _WRAPPER_TEXT not in text:
-            return text
+        if _WRAPPER_TEXT not in text:
+            return text or type(exc).__name__
     return type(evidence).__name__
 
 
