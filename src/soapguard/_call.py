@@ -189,9 +189,8 @@ class CallRunner:
     def _finish(
         self, ctx: CallContext, attempts: list[dict[str, Any]], started: float, *, failed: bool
     ) -> dict[str, Any]:
-        kind = "soapguard.call_failed" if failed else "soapguard.call_recovered"
         event = call_event(
-            kind,
+            "soapguard.call_failed" if failed else "soapguard.call_recovered",
             ctx,
             attempts=attempts,
             duration_ms=round((self._clock() - started) * 1000, 3),

@@ -149,6 +149,7 @@ class SoapGuardAdapter(HTTPAdapter):
         self.sg_config = config
         self.ssl_context = tls.context_for(config)
         self._pid = os.getpid()
+        self._sizes = (pool_connections, pool_maxsize)
         super().__init__(
             pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=NO_RETRIES
         )
@@ -160,21 +161,24 @@ class SoapGuardAdapter(HTTPAdapter):
         super().init_poolmanager(
             connections, maxsize, block=block, ssl_context=self.ssl_context, **pool_kwargs
         )
-        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES  # type: ignore[assignment]
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
-        if proxy not in self.proxy_manager:
-            manager = super().proxy_manager_for(proxy, ssl_context=self.ssl_context, **proxy_kwargs)
-            manager.pool_classes_by_scheme = _POOL_CLASSES  # type: ignore[assignment]
-            return manager
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
+        if proxy in self.proxy_manager:
+            cached: PoolManager = self.proxy_manager[proxy]
+            return cached
+        manager: PoolManager = super().proxy_manager_for(
+            proxy, ssl_context=self.ssl_context, **proxy_kwargs
+        )
+        manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
         """Certificates are the SSL context's business; never touch the pool's CA settings."""
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: bool | str | None, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[Any, Any]:
         url = parse_url(request.url or "")
         host_params = {"scheme": (url.scheme or "http").lower(), "host": url.host, "port": url.port}
         pool_kwargs: dict[str, Any] = {}
@@ -204,7 +208,7 @@ class SoapGuardAdapter(HTTPAdapter):
         socket the parent still uses.
         """
         self._pid = os.getpid()
-        self.init_poolmanager(self._pool_connections, self._pool_maxsize, block=self._pool_block)
+        self.init_poolmanager(*self._sizes)
         self.proxy_manager = {}
 
     def drop_host(self, url: str) -> None:

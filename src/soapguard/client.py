@@ -31,7 +31,7 @@ from .transport import Transport
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 
 
-class GuardedOperationProxy(OperationProxy):  # type: ignore[misc]
+class GuardedOperationProxy(OperationProxy):
     # zeep's OperationProxy whose calls run under soapguard's retry rules.  (No class
     # docstring: zeep's ``__doc__`` is a property returning the operation signature.)
 
@@ -43,7 +43,7 @@ class GuardedOperationProxy(OperationProxy):  # type: ignore[misc]
         proxy: GuardedServiceProxy = self._proxy
         client = proxy._client
         runner: CallRunner | None = getattr(client, "_sg_runner", None)
-        call = super().__call__
+        call: Any = super().__call__
         if runner is None:
             return call(*args, **kwargs)
         ctx = CallContext(
@@ -56,18 +56,21 @@ class GuardedOperationProxy(OperationProxy):  # type: ignore[misc]
         return runner.run(lambda: call(*args, **kwargs), ctx)
 
 
-class GuardedServiceProxy(ServiceProxy):  # type: ignore[misc]
+class GuardedServiceProxy(ServiceProxy):
     """zeep's ``ServiceProxy`` handing out :class:`GuardedOperationProxy` objects."""
 
     def __init__(
         self, client: zeep.Client, binding: Any, service_name: str | None = None, **options: Any
     ) -> None:
-        super().__init__(client, binding, **options)
+        super().__init__(client, binding, **options)  # type: ignore[no-untyped-call]
         self._sg_service = service_name or _local_name(getattr(binding, "name", None))
-        self._operations = {name: GuardedOperationProxy(self, name) for name in self._operations}
+        self._operations = {
+            name: GuardedOperationProxy(self, name)  # type: ignore[no-untyped-call]
+            for name in self._operations
+        }
 
 
-class Client(zeep.Client):  # type: ignore[misc]
+class Client(zeep.Client):
     """A ``zeep.Client`` that hardens TLS, classifies failures and retries safely."""
 
     def __init__(
@@ -95,7 +98,7 @@ class Client(zeep.Client):  # type: ignore[misc]
                 else CallRunner(config, drop_connections=transport.adapter.drop_host)
             )
         install_zeep_log_redaction(config.sensitive_elements, secrets=_wsse_secrets(wsse))
-        super().__init__(
+        super().__init__(  # type: ignore[no-untyped-call]
             wsdl,
             wsse=wsse,
             transport=transport,
@@ -115,14 +118,14 @@ class Client(zeep.Client):  # type: ignore[misc]
     def bind(self, service_name: str | None = None, port_name: str | None = None) -> Any:
         if not self.wsdl.services:
             return None
-        service = self._get_service(service_name)
-        port = self._get_port(service, port_name)
+        service: Any = self._get_service(service_name)
+        port: Any = self._get_port(service, port_name)  # type: ignore[no-untyped-call]
         return GuardedServiceProxy(
             self, port.binding, service_name=_local_name(service.name), **port.binding_options
         )
 
     def create_service(self, binding_name: str, address: str) -> Any:
-        proxy = super().create_service(binding_name, address)
+        proxy: Any = super().create_service(binding_name, address)  # type: ignore[no-untyped-call]
         return GuardedServiceProxy(self, proxy._binding, **proxy._binding_options)
 
 

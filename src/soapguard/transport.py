@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -50,7 +51,7 @@ class _RetryableStatus(requests.HTTPError):
     """Internal: a 502/503/504 seen by a standalone transport, so the rules can retry it."""
 
 
-class Transport(zeep.Transport):  # type: ignore[misc]
+class Transport(zeep.Transport):
     """zeep's transport, hardened.  Takes zeep's arguments plus keyword-only ``config``.
 
     ``timeout`` (WSDL/XSD loading) and ``operation_timeout`` default to
@@ -81,7 +82,7 @@ class Transport(zeep.Transport):  # type: ignore[misc]
         session.mount("https://", self.adapter)
         session.mount("http://", self.adapter)
         default_timeout = (cfg.connect_timeout, cfg.read_timeout)
-        super().__init__(
+        super().__init__(  # type: ignore[no-untyped-call]
             cache=cache,
             timeout=default_timeout if timeout is _DEFAULT else timeout,
             operation_timeout=default_timeout
@@ -177,18 +178,22 @@ class Transport(zeep.Transport):  # type: ignore[misc]
     def _proxies_for(self, url: str) -> dict[str, str]:
         if not self._proxies:
             return {}
-        parsed = urllib.request.urlparse(url)
+        parsed = urllib.parse.urlparse(url)
         key = (parsed.scheme, parsed.hostname or "")
         cached = self._proxy_cache.get(key)
         if cached is None:
-            bypass = "no" in self._proxies and urllib.request.proxy_bypass_environment(
-                key[1], self._proxies
-            )
+            bypass = "no" in self._proxies and _bypass(key[1], self._proxies)
             proxy = None if bypass else self._proxies.get(key[0]) or self._proxies.get("all")
             cached = {key[0]: proxy} if proxy else {}
             if len(self._proxy_cache) < 1024:
                 self._proxy_cache[key] = cached
         return cached
+
+
+def _bypass(host: str, proxies: dict[str, str]) -> bool:
+    """``NO_PROXY`` matching, as urllib does it (not in typeshed, hence the wrapper)."""
+    check: Any = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return bool(check(host, proxies))
 
 
 def _env_proxies() -> dict[str, str]:
