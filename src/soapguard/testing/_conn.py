@@ -96,11 +96,14 @@ class ProxyConnection:
             helper = threading.Thread(
                 target=self._pump, args=("c2s",), name=f"{self._thread.name}-c2s", daemon=True
             )
-            helper.start()
+            try:
+                helper.start()
+            except RuntimeError as exc:  # out of threads: refuse this connection
+                logger.warning("connection %d: cannot start a thread: %s", self._id, exc)
+                self._reset_client = True
+                return
             self._pump("s2c")
             helper.join()
-        except Exception:  # a bug here must not kill the proxy, only this connection
-            logger.exception("connection %d: unexpected error", self._id)
         finally:
             self._close_all()
             self.session.finish()
@@ -153,6 +156,9 @@ class ProxyConnection:
             if not self._closing:
                 logger.debug("connection %d: %s: %s; resetting", self._id, direction, exc)
                 self._abort(reset=True)
+        except Exception:  # a bug must end this connection, not hang or kill the proxy
+            logger.exception("connection %d: %s: unexpected error", self._id, direction)
+            self._abort(reset=True)
 
     def _apply(self, verdict: Verdict, data: bytes, dst: socket.socket, out: bytearray) -> bool:
         """Carry out one verdict; False means the connection is being torn down."""
