@@ -35,7 +35,7 @@ from ._state import Failure, Progress, begin_attempt, end_attempt
 from .classify import classify
 from .config import Config
 from .diagnostics import CallContext, Emitter, attempt_event, call_event
-from .errors import DeadlineExceeded, SoapGuardError, error_for
+from .errors import DeadlineExceeded, SoapGuardError, error_for, scrub_chain
 from .retry import BudgetRegistry, Decision, decide
 
 T = TypeVar("T")
@@ -145,6 +145,8 @@ class CallRunner:
             final = self._finish(ctx, attempts, started, failed=True)
             span.end(ok=False, resend_count=len(attempts) - 1, error_type=final.get("error.type"))
             err = self._with_report(exc, state["failure"], {**final, "attempts": attempts})
+            scrub_chain(err)
+            scrub_chain(exc)  # chained below as __cause__: tracebacks print it too
             if err is exc:
                 raise
             raise err from exc

@@ -32,6 +32,7 @@ that requests attaches do not).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,7 @@ __all__ = [
     "SoapGuardError",
     "Timeout",
     "error_for",
+    "scrub_chain",
 ]
 
 
@@ -172,3 +174,29 @@ def error_for(
         err.request = original.request
         err.response = original.response
     return err
+
+
+def scrub_chain(exc: BaseException, limit: int = 32) -> None:
+    """Redact credentials in the messages of ``exc`` and of every exception chained to it.
+
+    urllib3 writes the request URL, query string included, into its messages,
+    and a traceback prints the whole chain; so before soapguard raises, each
+    message in the chain is passed through :func:`soapguard.redact.redact_text`
+    (which also masks registered secret values).
+    """
+    from .redact import redact_text, redact_url
+
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < limit:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.args = tuple(redact_text(a) if isinstance(a, str) else a for a in current.args)
+        url = getattr(current, "url", None)
+        if isinstance(url, str):
+            with contextlib.suppress(AttributeError):
+                current.url = redact_url(url)  # type: ignore[attr-defined]
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
+        todo.extend(e for e in (*linked, *current.args) if isinstance(e, BaseException))

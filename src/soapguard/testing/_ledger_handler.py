@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from soapguard.redact import redact_text
 from soapguard.testing._ledger_http import TrackingServerMixin
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class LedgerHandler(BaseHTTPRequestHandler):
     server: LedgerHTTPServer
 
     def log_message(self, format: str, *args: object) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)
+        # request lines can carry credentials in the query string: redact like the client does
+        logger.debug("%s %s", self.address_string(), redact_text(format % args))
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
