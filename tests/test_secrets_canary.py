@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from faulty import BINDING
 from zeep.wsse.username import UsernameToken
 
 import soapguard
+from faulty import BINDING
 from soapguard import Config
 from soapguard.testing import Fault, FaultProxy
 from soapguard.testing.ledger import LedgerServer

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -221,7 +222,7 @@ def _validate(cfg: Config) -> list[tuple[str, str]]:
 
 
 def _check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from .tls import validate_cipher_string  # local import: tls imports config
+    from .tls import validate_cipher_string, validate_tls13_ciphersuites  # tls imports config
 
     bad: list[tuple[str, str]] = []
 
@@ -260,9 +261,8 @@ def _check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
         want(
             "tls13_ciphersuites",
             isinstance(suites, str)
-            and all(
-                s.startswith("TLS_") and s[4:].replace("_", "").isalnum() for s in suites.split(":")
-            ),
+            and all(re.fullmatch(r"TLS_[A-Z0-9_]+", name) for name in suites.split(":"))
+            and validate_tls13_ciphersuites(suites),
         )
     mrs = v["max_record_size"]
     want("max_record_size", mrs is None or (type(mrs) is int and 512 <= mrs <= 16384))
