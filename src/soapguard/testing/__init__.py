@@ -6,8 +6,8 @@ records (``bad record MAC``), resets, truncated bodies and stalls.  See
 ``docs/fault-proxy.md``.
 """
 
-from ._faults import Fault
+from ._faults import SPEC_FORMS, Fault
 from ._proxy import FaultProxy
 from ._stats import ConnectionRecord, FiredFault, ProxyStats
 
-__all__ = ["ConnectionRecord", "Fault", "FaultProxy", "FiredFault", "ProxyStats"]
+__all__ = ["SPEC_FORMS", "ConnectionRecord", "Fault", "FaultProxy", "FiredFault", "ProxyStats"]

@@ -36,10 +36,12 @@ _KINDS: dict[str, tuple[Scope, str | None, bool]] = {
 #: upper bound for ``stall`` so a typo cannot park a connection for days
 MAX_STALL_SECONDS = 3600.0
 
-_FORMS = ", ".join(
-    f"{kind}:{'N' if param in ('n', 'after') else 'SECONDS'}" if param else kind
+#: every spec form, for help texts: ``flip-response-record:N``, ..., ``stall:SECONDS``
+SPEC_FORMS: tuple[str, ...] = tuple(
+    f"{kind}:{'SECONDS' if param == 'seconds' else 'N'}" if param else kind
     for kind, (_, param, _) in _KINDS.items()
 )
+_FORMS = ", ".join(SPEC_FORMS)
 
 
 @dataclass(frozen=True)

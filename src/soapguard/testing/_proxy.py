@@ -17,22 +17,15 @@ import selectors
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
 
 from ._conn import ProxyConnection, reset_socket
-from ._faults import RST_ON_ACCEPT, Fault, Scope
-from ._queue import FaultQueue, Taken
-from ._session import Session
+from ._faults import RST_ON_ACCEPT, Fault
+from ._hub import Hub
 from ._stats import FiredFault, ProxyStats
 
 logger = logging.getLogger(__name__)
-
-#: connections whose records are kept for ``stats()``
-MAX_KEPT_CONNECTIONS = 1000
-#: fired (and missed) faults kept for ``stats()``
-MAX_KEPT_FAULTS = 10_000
 
 
 class FaultProxy:
@@ -66,15 +59,9 @@ class FaultProxy:
         self.max_connections = max_connections
         self.max_concurrent = max_concurrent
         self.connect_timeout = connect_timeout
-        self._tls13_tickets = tls13_tickets
-        self._learned_tickets: int | None = None
-        self._faults = FaultQueue()
+        self._hub = Hub(tls13_tickets)
         self._lock = threading.Lock()
-        self._sessions: deque[Session] = deque(maxlen=MAX_KEPT_CONNECTIONS)
-        self._fired: deque[FiredFault] = deque(maxlen=MAX_KEPT_FAULTS)
-        self._missed: deque[FiredFault] = deque(maxlen=MAX_KEPT_FAULTS)
         self._live: set[ProxyConnection] = set()
-        self._connections = self._requests = self._rejected = 0
         self._listener: socket.socket | None = None
         self._address: tuple[str, int] | None = None
         self._thread: threading.Thread | None = None
@@ -157,70 +144,26 @@ class FaultProxy:
 
     def add_fault(self, fault: Fault, times: int = 1) -> None:
         """Queue ``fault`` for the next ``times`` matching connections or requests."""
-        self._faults.add(fault, times)
+        self._hub.faults.add(fault, times)
 
     def set_random_faults(
         self, rate: float, kinds: Sequence[Fault], seed: int | None = None
     ) -> None:
         """Fault each new request (or connection, for per-connection kinds) with
         probability ``rate``, picking uniformly among the ``kinds`` that apply."""
-        self._faults.set_random(rate, kinds, seed)
+        self._hub.faults.set_random(rate, kinds, seed)
 
     def clear_faults(self) -> None:
         """Drop queued faults and turn random faults off."""
-        self._faults.clear()
+        self._hub.faults.clear()
 
     def pending_faults(self) -> tuple[Fault, ...]:
         """Queued faults not yet taken, in order."""
-        return self._faults.pending()
+        return self._hub.faults.pending()
 
     def stats(self) -> ProxyStats:
         """An immutable snapshot of everything recorded so far."""
-        with self._lock:
-            sessions = list(self._sessions)
-            counts = (self._connections, self._requests, len(self._live), self._rejected)
-            fired, missed = tuple(self._fired), tuple(self._missed)
-        return ProxyStats(
-            connections=counts[0],
-            requests=counts[1],
-            fired=fired,
-            missed=missed,
-            connection_records=tuple(s.snapshot() for s in sessions),
-            active=counts[2],
-            rejected=counts[3],
-        )
-
-    # -- Host protocol for sessions -----------------------------------------------------
-
-    def take_fault(self, scope: Scope, tls: bool | None) -> Taken | None:
-        return self._faults.take(scope, tls)
-
-    def put_back(self, fault: Fault) -> None:
-        self._faults.put_back(fault)
-
-    def report(self, event: FiredFault, fired: bool) -> None:
-        logger.debug(
-            "fault %s %s on connection %d request %s: %s",
-            event.spec,
-            "fired" if fired else "missed",
-            event.connection,
-            event.request,
-            event.detail,
-        )
-        with self._lock:
-            (self._fired if fired else self._missed).append(event)
-
-    def request_started(self) -> None:
-        with self._lock:
-            self._requests += 1
-
-    def tickets_hint(self) -> int | None:
-        with self._lock:
-            return self._tls13_tickets if self._tls13_tickets is not None else self._learned_tickets
-
-    def learn_tickets(self, count: int) -> None:
-        with self._lock:
-            self._learned_tickets = max(count, self._learned_tickets or 0)
+        return self._hub.stats()
 
     # -- accept loop --------------------------------------------------------------------
 
@@ -251,36 +194,41 @@ class FaultProxy:
             sock, _ = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as exc:  # e.g. EMFILE: keep serving, the client will see a failure
+        except OSError as exc:  # e.g. EMFILE: back off a little and keep serving
             logger.warning("fault proxy %s: accept failed: %s", self._address, exc)
+            self._stopping.wait(0.05)
             return
         sock.setblocking(True)
-        with self._lock:
-            if self._connections >= self.max_connections or len(self._live) >= self.max_concurrent:
-                self._rejected += 1
-                logger.warning("fault proxy %s: connection limit reached", self._address)
-                reset_socket(sock)
-                return
-            self._connections += 1
-            cid = self._connections
-        taken = self._faults.take("connection", None)
-        session = Session(cid, self, taken if taken and taken.fault.kind != RST_ON_ACCEPT else None)
-        with self._lock:
-            self._sessions.append(session)
+        cid = self._hub.admit(self.max_connections, self.max_concurrent)
+        if cid is None:
+            logger.warning("fault proxy %s: connection limit reached", self._address)
+            reset_socket(sock)
+            return
+        taken = self._hub.faults.take("connection", None)
         if taken is not None and taken.fault.kind == RST_ON_ACCEPT:
+            session = self._hub.new_session(cid, None)
             event = FiredFault(taken.fault.kind, str(taken.fault), cid, None, "reset on accept")
-            self.report(event, True)
+            self._hub.report(event, True)
             reset_socket(sock)
             session.finish()
+            self._hub.closed()
             return
+        session = self._hub.new_session(cid, taken)
         conn = ProxyConnection(sock, self.upstream, session, self.connect_timeout, self._on_closed)
         with self._lock:
             self._live.add(conn)
-        conn.start()
+        try:
+            conn.start()
+        except RuntimeError as exc:  # out of threads: refuse, keep serving
+            logger.warning("fault proxy %s: cannot start a thread: %s", self._address, exc)
+            self._on_closed(conn)
+            reset_socket(sock)
+            session.finish()
 
     def _on_closed(self, conn: ProxyConnection) -> None:
         with self._lock:
             self._live.discard(conn)
+        self._hub.closed()
 
     def _shutdown_all(self) -> None:
         if self._listener is not None:
