@@ -6,21 +6,39 @@
 
 See the README for configuration (``SOAPGUARD_*``), the failure taxonomy and
 the diagnostic event schema.
+
+The public names are imported lazily (PEP 562): ``import soapguard`` stays
+cheap for tools that only need a part of it (the pytest plugin, ``soapguard
+config``), and zeep/requests are loaded on first use of ``Client`` or
+``Transport``.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from .client import Client
-from .config import Config
-from .errors import ConfigError, DeadlineExceeded, SoapGuardError
-from .retry import idempotent
-from .transport import Transport
+if TYPE_CHECKING:
+    from .client import Client
+    from .config import Config
+    from .errors import ConfigError, DeadlineExceeded, SoapGuardError
+    from .retry import idempotent
+    from .transport import Transport
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {
+    "Client": ".client",
+    "Config": ".config",
+    "ConfigError": ".errors",
+    "DeadlineExceeded": ".errors",
+    "SoapGuardError": ".errors",
+    "Transport": ".transport",
+    "idempotent": ".retry",
+}
 
 __all__ = [
     "Client",
@@ -32,3 +50,16 @@ __all__ = [
     "__version__",
     "idempotent",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups are plain attribute access
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

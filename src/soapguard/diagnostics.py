@@ -22,7 +22,6 @@ import os
 import platform
 import ssl
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -85,6 +84,7 @@ def versions() -> dict[str, str | None]:
 
 @functools.cache
 def _versions() -> dict[str, str | None]:
+    from importlib import metadata  # ~60 ms: paid on the first event, not at import
 
     def dist(name: str) -> str | None:
         try:
