@@ -607,6 +607,20 @@ def test_stop_closes_live_connections(ca: trustme.CA, make_server: Any) -> None:
         proxy.start()
 
 
+def test_stop_does_not_wait_for_a_client_that_stopped_reading(
+    ca: trustme.CA, make_server: Any
+) -> None:
+    proxy = FaultProxy(upstream=make_server().address).start()
+    conn = _https(proxy, _context(ca, ssl.TLSVersion.TLSv1_2))
+    conn.request("GET", "/?size=40000000")  # far more than the socket buffers hold
+    response = conn.getresponse()
+    assert response.status == 200  # and the body is never read
+    proxy.stop()
+    assert proxy.join(10)
+    assert proxy.stats().active == 0
+    conn.close()
+
+
 def test_bad_arguments_are_rejected(make_server: Any) -> None:
     with pytest.raises(ValueError, match="lifetime"):
         FaultProxy(upstream=("127.0.0.1", 1), lifetime=0)

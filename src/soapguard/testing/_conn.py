@@ -68,8 +68,20 @@ class ProxyConnection:
         self._thread.join(timeout)
 
     def shutdown(self) -> None:
-        """Ask the connection to end (used by ``FaultProxy.stop``); returns at once."""
-        self._abort(reset=False)
+        """End the connection now (``FaultProxy.stop``); returns at once.
+
+        Unlike a fault's abort this shuts both sockets down both ways even if an
+        abort is already under way, so no pump can stay blocked in a send.
+        """
+        with self._io_lock:
+            if not self._closed:
+                self._closing = True
+                for sock in (self._client, self._upstream):
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+        self._wake.set()
+        self.session.interrupt()
 
     # -- thread bodies ------------------------------------------------------------------
 

@@ -129,6 +129,13 @@ class FaultProxy:
     ) -> None:
         self.stop()
 
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped" if self._stopped.is_set() else "new"
+        listen = self._address or self._listen
+        return (
+            f"<FaultProxy {listen[0]}:{listen[1]} -> {self.upstream[0]}:{self.upstream[1]} {state}>"
+        )
+
     @property
     def address(self) -> tuple[str, int]:
         """The address the proxy actually listens on."""
