@@ -155,8 +155,21 @@ def _context(ca: trustme.CA, version: ssl.TLSVersion) -> ssl.SSLContext:
     return context
 
 
+_clients: list[http.client.HTTPConnection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
 def _https(proxy: FaultProxy, context: ssl.SSLContext, timeout: float = 10) -> Any:
-    return http.client.HTTPSConnection("127.0.0.1", proxy.port, context=context, timeout=timeout)
+    """A client connection to the proxy, closed at the end of the test."""
+    conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=context, timeout=timeout)
+    _clients.append(conn)
+    return conn
 
 
 def _get(conn: http.client.HTTPConnection, size: int) -> bytes:
@@ -529,6 +542,7 @@ def test_plain_tcp_upstream_is_forwarded_and_only_tcp_faults_apply(
     proxy = make_proxy(server)
     proxy.add_fault(Fault.flip_response_record())
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    _clients.append(conn)
     assert _get(conn, 3000) == b"x" * 3000
     assert proxy.pending_faults() == (Fault.flip_response_record(),)  # needs TLS: kept
     proxy.clear_faults()
