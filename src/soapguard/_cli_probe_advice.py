@@ -1,0 +1,187 @@
+"""What ``soapguard probe`` concludes from its measurements: verdicts, problems, advice.
+
+Pure functions over the probe's JSON-ready report, so each rule can be tested
+on recorded measurements: whether the server honours max_fragment_length, which
+findings are problems (exit 1), and which ``SOAPGUARD_*`` lines to recommend,
+each with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: bytes a record may carry beyond its plaintext (IV/nonce, MAC or tag, CBC padding)
+RECORD_OVERHEAD = 320
+#: a response smaller than this cannot show whether records are capped
+MIN_CONCLUSIVE_BYTES = 1024
+#: failures that smaller TLS records can plausibly cure
+TRANSIENT = frozenset({"tls.bad_record_mac", "tls.unexpected_eof", "connection.reset"})
+#: OpenSSL verify codes meaning "no trusted issuer" (a CA bundle fixes these)
+UNTRUSTED = frozenset({2, 19, 20, 21})
+EXPIRY_WARNING_DAYS = 30
+
+
+def mfl_verdict(
+    cap: int, uncapped: Mapping[str, Any] | None, capped: Mapping[str, Any]
+) -> tuple[str, str]:
+    """``(verdict, detail)``: honoured, not_honoured, inconclusive, refused or unknown."""
+    limit = cap + RECORD_OVERHEAD
+    if uncapped is not None and not uncapped.get("ok"):
+        return "unknown", "the GET failed even without the cap"
+    if not capped.get("ok"):
+        kind = (capped.get("error") or {}).get("error.type", "an error")
+        return "refused", f"asking for max_fragment_length={cap} made the request fail ({kind})"
+    if capped.get("caps_applied") is False:
+        return "unknown", "this interpreter cannot request max_fragment_length"
+    largest = capped.get("largest_record_in")
+    acknowledged = capped.get("negotiated_mfl") == cap
+    if largest is not None and largest > limit:
+        told = "acknowledged it but " if acknowledged else ""
+        return "not_honoured", (
+            f"the server {told}sent records of up to {largest} bytes although {cap} were requested"
+        )
+    if capped.get("bytes_in", 0) < MIN_CONCLUSIVE_BYTES:
+        said = "acknowledged" if acknowledged else "did not acknowledge"
+        return "inconclusive", (
+            f"the response ({capped.get('bytes_in', 0)} bytes) is too small to tell; "
+            f"the server {said} the extension"
+        )
+    if acknowledged:
+        shown = f"largest record {largest} bytes" if largest is not None else "acknowledged"
+        return "honoured", f"{shown} with max_fragment_length={cap}"
+    if largest is None:
+        return "not_honoured", "the server did not acknowledge max_fragment_length"
+    before = (uncapped or {}).get("largest_record_in")
+    if before is not None and before > limit:
+        return "honoured", (
+            f"not acknowledged, but records shrank from {before} to {largest} bytes when asked"
+        )
+    return "inconclusive", (
+        "the server did not acknowledge the extension and sends small records anyway"
+    )
+
+
+def _rows(report: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    return {(row["kind"], row["name"]): row for row in report.get("handshakes", ())}
+
+
+def _ok(rows: Mapping[tuple[str, str], Mapping[str, Any]], kind: str, name: str) -> bool:
+    row = rows.get((kind, name))
+    return bool(row and row["ok"])
+
+
+def problems(report: Mapping[str, Any]) -> list[str]:
+    """Findings that make the probe exit 1."""
+    found: list[str] = []
+    rows = _rows(report)
+    current = rows.get(("current", "current"))
+    if current is not None and not current["ok"]:
+        kind = (current.get("error") or {}).get("error.type")
+        if kind != "tls.certificate":  # reported with the certificate below
+            found.append(f"the current settings cannot connect ({kind})")
+    if ("profile", "intermediate") in rows and not _ok(rows, "profile", "intermediate"):
+        found.append("the intermediate profile (the default) cannot connect")
+    cert = report.get("certificate") or {}
+    if cert.get("error"):
+        why = cert["error"].get("verify_message") or cert["error"].get("error.message")
+        found.append(f"the certificate is not valid: {why}")
+    elif cert.get("hostname_match") is False:
+        found.append("the certificate does not match the host name")
+    calls = report.get("calls") or {}
+    for cand in calls.get("candidates", ())[:1]:
+        failed = sum(cand["failures"].values())
+        if failed or cand.get("setup_error"):
+            found.append(f"{failed} of {cand['calls']} calls failed with the current settings")
+    found.extend(f"probe incomplete: {why}" for why in report.get("incomplete", ()))
+    return found
+
+
+def notes(report: Mapping[str, Any]) -> list[str]:
+    """Observations worth knowing that are not failures."""
+    out = []
+    for cert in (report.get("certificate") or {}).get("chain", ())[:1]:
+        days = cert.get("days_left")
+        if days is not None and 0 <= days < EXPIRY_WARNING_DAYS:
+            out.append(f"the server certificate expires in {days} days")
+    record = report.get("record_size") or {}
+    if record.get("verdict") == "not_honoured":
+        out.append(
+            "the server ignores max_fragment_length: SOAPGUARD_MAX_RECORD_SIZE caps only "
+            "what soapguard sends to it"
+        )
+    return out
+
+
+def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The ``SOAPGUARD_*`` lines to set, each with a reason, most important first."""
+    recs: dict[str, dict[str, str]] = {}
+
+    def add(name: str, value: str, reason: str) -> None:
+        recs.setdefault(name, {"variable": name, "value": value, "line": f"{name}={value}",
+                               "reason": reason})  # fmt: skip
+
+    rows = _rows(report)
+    profile = settings.get("tls_profile", "intermediate")
+    if not _ok(rows, "current", "current"):
+        legacy = rows.get(("profile", "legacy"))
+        if _ok(rows, "profile", "intermediate") and profile == "modern":
+            add("SOAPGUARD_TLS_PROFILE", "intermediate", "the server does not speak TLS 1.3")
+        elif legacy and legacy["ok"] and not _ok(rows, "profile", "intermediate"):
+            add("SOAPGUARD_TLS_PROFILE", "legacy", "only the legacy profile's suites work "
+                f"(TLS {legacy.get('tls_version')}, {legacy.get('cipher')})")  # fmt: skip
+        elif not any(_ok(rows, "profile", p) for p in ("modern", "intermediate", "legacy")):
+            old = next((v for v in ("1.1", "1.0") if _ok(rows, "version", v)), None)
+            if old is not None:
+                add("SOAPGUARD_TLS_PROFILE", "legacy", f"needed for TLS {old}")
+                add("SOAPGUARD_TLS_MIN_VERSION", old,
+                    f"the server speaks nothing newer than TLS {old} (deprecated: plan "
+                    "an upgrade of the server)")  # fmt: skip
+    elif settings.get("tls_min_version") in ("1.0", "1.1") and _ok(rows, "version", "1.2"):
+        add("SOAPGUARD_TLS_MIN_VERSION", "1.2", "the server speaks TLS 1.2: older versions "
+            "need not be allowed")  # fmt: skip
+    cert = report.get("certificate") or {}
+    error = cert.get("error") or {}
+    if error and cert.get("verify_code") in UNTRUSTED:
+        chain = cert.get("chain") or [{}]
+        issuer = chain[-1].get("issuer") or "its issuer"
+        add("SOAPGUARD_CA_BUNDLE", "/path/to/issuing-ca.pem",
+            f"the chain is not trusted by {cert.get('trust_store') or 'the current store'}; "
+            f"trust the CA that issued it ({issuer})")  # fmt: skip
+    _call_advice(report.get("calls") or {}, settings, add)
+    return list(recs.values())
+
+
+def _transient(candidate: Mapping[str, Any]) -> int:
+    return sum(n for kind, n in candidate["failures"].items() if kind in TRANSIENT)
+
+
+def _call_advice(calls: Mapping[str, Any], settings: Mapping[str, Any], add: Any) -> None:
+    candidates: Sequence[Mapping[str, Any]] = calls.get("candidates", ())
+    if not candidates or candidates[0]["name"] != "current":
+        return
+    current = candidates[0]
+    best_transient = now = _transient(current)
+    caps = [c for c in candidates[1:] if set(c["settings"]) == {"max_record_size"}]
+    if now and caps:
+        best = min(caps, key=lambda c: (_transient(c), -c["settings"]["max_record_size"]))
+        if _transient(best) < now:
+            best_transient = _transient(best)
+            size = best["settings"]["max_record_size"]
+            add("SOAPGUARD_MAX_RECORD_SIZE", str(size),
+                f"{now}/{current['calls']} calls failed transiently without it, "
+                f"{best_transient}/{best['calls']} with it")  # fmt: skip
+    failed_now = sum(current["failures"].values())
+    for cand in candidates[1:]:
+        if set(cand["settings"]) == {"tls_profile"} and cand["calls"]:
+            failed = sum(cand["failures"].values())
+            if failed_now and failed < failed_now:
+                add("SOAPGUARD_TLS_PROFILE", cand["settings"]["tls_profile"],
+                    f"{failed_now}/{current['calls']} calls failed with the current profile, "
+                    f"{failed}/{cand['calls']} with it")  # fmt: skip
+    operation = calls.get("operation")
+    if best_transient and operation and not calls.get("idempotent"):
+        existing = list(settings.get("idempotent_operations") or ())
+        add("SOAPGUARD_IDEMPOTENT_OPERATIONS", ",".join([*existing, operation]),
+            f"ONLY if {operation} is safe to repeat (a read): its transient failures would "
+            "then be retried on a fresh connection")  # fmt: skip
