@@ -151,8 +151,10 @@ def run(args: argparse.Namespace) -> int:
     caps_text = {True: "available", False: "NOT available", None: "unknown"}[caps]
     if runtime.get("record_caps_detail"):
         caps_text += f" ({runtime['record_caps_detail']})"
-    print(f"\n{runtime['openssl']}; record caps and TLS 1.3 suites: {caps_text}; "
-          f"record tracing: {'on' if runtime['record_tracing'] else 'unavailable'}")  # fmt: skip
+    print(
+        f"\n{runtime['openssl']}; record caps and TLS 1.3 suites: {caps_text}; "
+        f"record tracing: {'on' if runtime['record_tracing'] else 'unavailable'}"
+    )
     for text in problems:
         print(f"problem: {text}", file=sys.stderr)
     return code

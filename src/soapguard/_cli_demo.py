@@ -129,9 +129,12 @@ def run_scenes(**overrides: Any) -> DemoResult:
 def _recover(service: Any, proxy: Any, server: Any, request_id: str) -> tuple[Scene, Expected]:
     from soapguard.testing import Fault
 
-    scene = Scene(0, "Idempotent GetBalance recovers from a corrupted response record",
-                  "GetBalance matches Get* (idempotent), so after the local bad_record_mac it "
-                  "is retried on a fresh connection.")  # fmt: skip
+    scene = Scene(
+        0,
+        "Idempotent GetBalance recovers from a corrupted response record",
+        "GetBalance matches Get* (idempotent), so after the local bad_record_mac it "
+        "is retried on a fresh connection.",
+    )
     proxy.add_fault(Fault.flip_response_record(n=1))
     outcome = _call(lambda: service.GetBalance(account="42", requestId=request_id), scene)
     scene.expect("the call succeeded", outcome is not None)
@@ -142,17 +145,23 @@ def _recover(service: Any, proxy: Any, server: Any, request_id: str) -> tuple[Sc
 def _refuse(service: Any, proxy: Any, server: Any, request_id: str) -> tuple[Scene, Expected]:
     from soapguard.testing import Fault
 
-    scene = Scene(0, "Non-idempotent Transfer is not replayed after the same fault",
-                  "The whole request had left, so the server may have booked it; a replay "
-                  "could book it twice, so soapguard raises instead.")  # fmt: skip
+    scene = Scene(
+        0,
+        "Non-idempotent Transfer is not replayed after the same fault",
+        "The whole request had left, so the server may have booked it; a replay "
+        "could book it twice, so soapguard raises instead.",
+    )
     proxy.add_fault(Fault.flip_response_record(n=1))
     outcome = _call(lambda: _transfer(service, request_id), scene)
     executions = server.executions(request_id)
     scene.facts["server_executions"] = executions
-    scene.expect("the call raised requests.exceptions.SSLError", outcome is None
-                 and scene.facts.get("raised") == "SSLError")  # fmt: skip
-    scene.expect("the server executed it exactly once (why a replay would duplicate it)",
-                 executions == 1)  # fmt: skip
+    scene.expect(
+        "the call raised requests.exceptions.SSLError",
+        outcome is None and scene.facts.get("raised") == "SSLError",
+    )
+    scene.expect(
+        "the server executed it exactly once (why a replay would duplicate it)", executions == 1
+    )
     final = "soapguard.call_failed"
     return scene, Expected("tls.bad_record_mac", "raise", "not_idempotent", final, connections=1)
 
@@ -160,9 +169,11 @@ def _refuse(service: Any, proxy: Any, server: Any, request_id: str) -> tuple[Sce
 def _never_left(service: Any, proxy: Any, server: Any, request_id: str) -> tuple[Scene, Expected]:
     from soapguard.testing import Fault
 
-    scene = Scene(0, "Transfer whose connection is reset on accept is retried transparently",
-                  "No byte of the request left (request_sent=none), so even a write is safe "
-                  "to send again.")  # fmt: skip
+    scene = Scene(
+        0,
+        "Transfer whose connection is reset on accept is retried transparently",
+        "No byte of the request left (request_sent=none), so even a write is safe to send again.",
+    )
     proxy.add_fault(Fault.rst_on_accept())
     outcome = _call(lambda: _transfer(service, request_id), scene)
     executions = server.executions(request_id)
@@ -204,8 +215,10 @@ def _plain(value: Any) -> Any:
 def _verify(scene: Scene, want: Expected) -> None:
     """Checks that need the scene's events and connection count (known after it ran)."""
     kinds = [event["event"] for event in scene.events]
-    scene.expect(f"events: attempt_failed then {want.final.removeprefix('soapguard.')}",
-                 kinds == ["soapguard.attempt_failed", want.final])  # fmt: skip
+    scene.expect(
+        f"events: attempt_failed then {want.final.removeprefix('soapguard.')}",
+        kinds == ["soapguard.attempt_failed", want.final],
+    )
     first = scene.events[0] if scene.events else {}
     scene.expect(
         f"classified {want.error_type}, decision {want.decision} ({want.reason})",
@@ -213,8 +226,10 @@ def _verify(scene: Scene, want: Expected) -> None:
         == (want.error_type, want.decision, want.reason),
     )
     opened = scene.facts["connections_opened"]
-    scene.expect(f"{want.connections} connection(s) opened (proxy stats), got {opened}",
-                 opened == want.connections)  # fmt: skip
+    scene.expect(
+        f"{want.connections} connection(s) opened (proxy stats), got {opened}",
+        opened == want.connections,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,8 +249,13 @@ def _document(result: DemoResult) -> dict[str, Any]:
         doc["checks"] = [{"expectation": text, "ok": passed} for text, passed in scene.checks]
         doc["ok"] = scene.ok
         scenes.append(doc)
-    return {"ok": result.ok, "server_url": result.server_url, "proxy_url": result.proxy_url,
-            "scenes": scenes, "events": result.events}  # fmt: skip
+    return {
+        "ok": result.ok,
+        "server_url": result.server_url,
+        "proxy_url": result.proxy_url,
+        "scenes": scenes,
+        "events": result.events,
+    }
 
 
 def _print(result: DemoResult) -> None:

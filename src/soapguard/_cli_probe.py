@@ -11,8 +11,9 @@ Steps, each bounded by ``--timeout`` and all by ``--budget``:
    server honour the cap?
 4. with ``--call``: repeated calls under the current settings and candidates.
 
-Measurements are in :mod:`._cli_probe_tls` and :mod:`._cli_probe_calls`,
-conclusions in :mod:`._cli_probe_advice`.
+Measurements are in :mod:`._cli_probe_tls`, :mod:`._cli_probe_cert` and
+:mod:`._cli_probe_calls`, conclusions in :mod:`._cli_probe_advice`, the human
+output in :mod:`._cli_probe_render`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from urllib.parse import urlsplit
 from . import _cli_config
 from . import _cli_probe_advice as advice
 from . import _cli_probe_calls as calls
+from . import _cli_probe_cert as probe_cert
 from . import _cli_probe_tls as probe_tls
+from ._cli_probe_render import render
 from .config import Config
 from .redact import redact_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-MFL_CAP = 512
+_TIMEOUT_HELP = "seconds per step: connect, handshake, GET, call (default 5)"
+_REPEAT_HELP = f"calls per candidate, 1 to {calls.MAX_REPEAT} (default 20)"
 
 
 def _positive(text: str) -> float:
@@ -64,48 +68,18 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "works and nothing is wrong, 1 if a problem was found."
         ),
     )
-    parser.add_argument("url", help="https://host[:port]/path, e.g. the service's ?wsdl URL")
-    parser.add_argument(
-        "--timeout",
-        type=_positive,
-        default=5.0,
-        metavar="S",
-        help="seconds per step: connect, handshake, GET, call (default 5)",
-    )
-    parser.add_argument(
-        "--budget",
-        type=_positive,
-        default=120.0,
-        metavar="S",
-        help="seconds for the whole probe (default 120)",
-    )
-    parser.add_argument("--ca-bundle", metavar="PATH", help="CA file or directory to trust")
-    parser.add_argument("--client-cert", metavar="PATH", help="client certificate (mutual TLS)")
-    parser.add_argument("--client-key", metavar="PATH", help="its private key")
-    parser.add_argument(
-        "--call",
-        metavar="OPERATION",
-        help="also call this operation repeatedly under candidate settings",
-    )
-    parser.add_argument(
-        "--args",
-        default="{}",
-        metavar="JSON",
-        help="the operation's arguments as a JSON object (default {})",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=_repeat,
-        default=20,
-        metavar="N",
-        help=f"calls per candidate, 1 to {calls.MAX_REPEAT} (default 20)",
-    )
-    parser.add_argument(
-        "--progress",
-        action="store_true",
-        help="show a progress line on stderr even when it is not a terminal",
-    )
-    parser.set_defaults(run=run)  # fmt: skip
+    add = parser.add_argument
+    add("url", help="https://host[:port]/path, e.g. the service's ?wsdl URL")
+    add("--timeout", type=_positive, default=5.0, metavar="S", help=_TIMEOUT_HELP)
+    add("--budget", type=_positive, default=120.0, metavar="S", help="seconds for it all (120)")
+    add("--ca-bundle", metavar="PATH", help="CA file or directory to trust")
+    add("--client-cert", metavar="PATH", help="client certificate (mutual TLS)")
+    add("--client-key", metavar="PATH", help="its private key")
+    add("--call", metavar="OPERATION", help="also call this operation under candidate settings")
+    add("--args", default="{}", metavar="JSON", help="its arguments as a JSON object")
+    add("--repeat", type=_repeat, default=20, metavar="N", help=_REPEAT_HELP)
+    add("--progress", action="store_true", help="progress on stderr even if not a terminal")
+    parser.set_defaults(run=run)
 
 
 def _usage(message: str) -> int:
@@ -127,8 +101,11 @@ def run(args: argparse.Namespace) -> int:
         return _usage(f"--args is not valid JSON: {exc}")
     if not isinstance(call_args, dict):
         return _usage("--args must be a JSON object of argument names to values")
-    overrides = {name: getattr(args, name) for name in ("ca_bundle", "client_cert", "client_key")
-                 if getattr(args, name) is not None}  # fmt: skip
+    overrides = {
+        name: getattr(args, name)
+        for name in ("ca_bundle", "client_cert", "client_key")
+        if getattr(args, name) is not None
+    }
     config = _cli_config.load(args.json, **overrides)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     trust, trust_label = probe_tls.trust_for(config, os.environ)
@@ -143,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        _print(report)
+        render(report)
     return EXIT_PROBLEM if report["problems"] else EXIT_OK
 
 
@@ -168,9 +145,10 @@ def _probe(
         ("version", v, _variant(config, tls_profile="legacy", tls_min_version=v, tls_max_version=v))
         for v in ("1.0", "1.1", "1.2", "1.3")
     ]
-    variants += [("profile", p, _variant(config, tls_profile=p, tls_min_version=None,
-                                         tls_max_version=None))
-                 for p in ("modern", "intermediate", "legacy")]  # fmt: skip
+    variants += [
+        ("profile", p, _variant(config, tls_profile=p, tls_min_version=None, tls_max_version=None))
+        for p in ("modern", "intermediate", "legacy")
+    ]
     working: Config | None = None
     for kind, name, variant in variants:
         if time.monotonic() >= deadline:
@@ -186,7 +164,7 @@ def _probe(
     report["record_size"] = None
     if working is not None and time.monotonic() < deadline:
         progress.update("record size: GET with and without max_fragment_length")
-        report["record_size"] = _record_size(target, working, args.timeout, state.verify)
+        report["record_size"] = probe_tls.record_size(target, working, args.timeout, state.verify)
         progress.done()
     report["timings"] = _timings(report)
     report["calls"] = None
@@ -232,8 +210,11 @@ def _handshake(
     target: probe_tls.Target, config: Config | str, timeout: float, state: _Verification
 ) -> dict[str, Any]:
     if isinstance(config, str):
-        return {"ok": False, "verified": None, "error": {"error.type": "config",
-                                                         "error.message": config}}  # fmt: skip
+        return {
+            "ok": False,
+            "verified": None,
+            "error": {"error.type": "config", "error.message": config},
+        }
     attempt = probe_tls.handshake(target, config, verify=state.verify, timeout=timeout)
     if not attempt.ok and (attempt.error or {}).get("error.type") == "tls.certificate":
         # keep the verdict, then look at the chain (and go on) without verification
@@ -249,13 +230,15 @@ def _handshake(
         "error": attempt.error,
         "connect_ms": attempt.connect_ms,
         "handshake_ms": attempt.handshake_ms,
-    }  # fmt: skip
+    }
 
 
 def _certificate(target: probe_tls.Target, state: _Verification) -> dict[str, Any]:
     chain = state.chain or []
     verified = state.chain_verified and state.error is None
-    hostname = True if verified else probe_tls.hostname_check(target.host, state.verify_code, chain)
+    hostname = (
+        True if verified else probe_cert.hostname_check(target.host, state.verify_code, chain)
+    )
     return {
         "verified": verified,
         "error": state.error,
@@ -267,31 +250,14 @@ def _certificate(target: probe_tls.Target, state: _Verification) -> dict[str, An
     }
 
 
-def _record_size(
-    target: probe_tls.Target, working: Config, timeout: float, verify: bool
-) -> dict[str, Any]:
-    uncapped = probe_tls.fetch(
-        target, dataclasses.replace(working, max_record_size=None), timeout=timeout, verify=verify
-    )
-    capped = probe_tls.fetch(target, dataclasses.replace(working, max_record_size=MFL_CAP),
-                             timeout=timeout, verify=verify)  # fmt: skip
-    before, after = _fetch_dict(uncapped), _fetch_dict(capped)
-    verdict, detail = advice.mfl_verdict(MFL_CAP, before, after)
-    return {"cap": MFL_CAP, "verdict": verdict, "detail": detail, "uncapped": before,
-            "capped": after, "verified": verify}  # fmt: skip
-
-
-def _fetch_dict(attempt: probe_tls.Attempt) -> dict[str, Any]:
-    keys = ("ok", "status", "bytes_in", "first_byte_ms", "largest_record_in", "records_in",
-            "caps_applied", "negotiated_mfl", "tls_version", "error")  # fmt: skip
-    return {key: getattr(attempt, key) for key in keys}
-
-
 def _timings(report: dict[str, Any]) -> dict[str, Any]:
     first: dict[str, Any] = next((row for row in report["handshakes"] if row["ok"]), {})
     fetched = (report.get("record_size") or {}).get("uncapped") or {}
-    return {"connect_ms": first.get("connect_ms"), "handshake_ms": first.get("handshake_ms"),
-            "first_byte_ms": fetched.get("first_byte_ms")}  # fmt: skip
+    return {
+        "connect_ms": first.get("connect_ms"),
+        "handshake_ms": first.get("handshake_ms"),
+        "first_byte_ms": fetched.get("first_byte_ms"),
+    }
 
 
 def _calls(
@@ -302,95 +268,13 @@ def _calls(
     call_args: dict[str, Any],
     progress: calls.Progress,
 ) -> dict[str, Any]:
-    rows = {(r["kind"], r["name"]): r for r in report["handshakes"]}
-    current = rows.get(("current", "current"), {})
-    cands = [calls.candidate("current", config, args.timeout)]
-    for cap in (4096, 1024):
-        if config.max_record_size != cap:
-            cands.append(calls.candidate(f"record cap {cap}", config, args.timeout,
-                                         max_record_size=cap))  # fmt: skip
-    for profile in ("intermediate", "legacy"):
-        row = rows.get(("profile", profile), {})
-        differs = (row.get("tls_version"), row.get("cipher")) != (
-            current.get("tls_version"), current.get("cipher"))  # fmt: skip
-        if profile != config.tls_profile and row.get("ok") and differs:
-            cands.append(calls.candidate(f"profile {profile}", config, args.timeout,
-                                         tls_profile=profile))  # fmt: skip
+    cands = calls.candidates(config, report["handshakes"], args.timeout)
     finished = calls.run(args.url, args.call, call_args, cands, args.repeat, deadline, progress)
     if not finished:
         report["incomplete"].append("the time budget ran out during the calls")
-    return {"operation": args.call, "repeat": args.repeat,
-            "idempotent": report["settings"]["operation_idempotent"],
-            "candidates": [c.as_dict() for c in cands]}  # fmt: skip
-
-
-# -- human output ---------------------------------------------------------------------
-
-
-def _print(report: dict[str, Any]) -> None:
-    target = report["target"]
-    print(f"soapguard probe {report['url']}  ({target['host']} port {target['port']})\n")
-    print("Handshakes:")
-    for row in report["handshakes"]:
-        label = "current settings" if row["kind"] == "current" else f"{row['kind']} {row['name']}"
-        unverified = "" if row.get("verified") or not row["ok"] else "  [certificate NOT verified]"
-        if row["ok"]:
-            print(f"  {label:<22} ok      TLS {row['tls_version']} {row['cipher']}  "
-                  f"({row['handshake_ms']} ms){unverified}")  # fmt: skip
-        else:
-            print(f"  {label:<22} failed  {_error(row['error'])}")
-    _print_certificate(report["certificate"])
-    record = report.get("record_size")
-    if record:
-        print(f"\nRecord size (max_fragment_length={record['cap']}): {record['verdict']}"
-              f" - {record['detail']}")  # fmt: skip
-        before = record["uncapped"]
-        print(f"  without the cap: largest record {before['largest_record_in']} bytes, "
-              f"{before['bytes_in']} bytes received")  # fmt: skip
-    timings = report["timings"]
-    print(f"\nTimings: connect {timings['connect_ms']} ms, handshake {timings['handshake_ms']} ms,"
-          f" first byte {timings['first_byte_ms']} ms")  # fmt: skip
-    if report.get("calls"):
-        _print_calls(report["calls"])
-    for text in report["notes"]:
-        print(f"\nnote: {text}")
-    for text in report["problems"]:
-        print(f"\nPROBLEM: {text}")
-    print("\nRecommended settings:" if report["recommendations"] else "\nNo changes recommended.")
-    for rec in report["recommendations"]:
-        print(f"  {rec['line']}\n      # {rec['reason']}")
-
-
-def _error(error: dict[str, Any] | None) -> str:
-    if not error:
-        return "unknown error"
-    reason = f" [{error['openssl.reason']}]" if error.get("openssl.reason") else ""
-    origin = f" ({error['error.origin']})" if error.get("error.origin") else ""
-    return f"{error.get('error.type')}{origin}{reason}"
-
-
-def _print_certificate(cert: dict[str, Any]) -> None:
-    status = "verified" if cert["verified"] else "NOT VALID" if cert["error"] else "not checked"
-    print(f"\nCertificate: {status} (trusting {cert.get('trust_store')}); "
-          f"hostname match: {cert['hostname_match']}")  # fmt: skip
-    if cert["error"]:
-        print(f"  {_error(cert['error'])}: {cert['error'].get('verify_message')}")
-    if cert["chain_read_unverified"]:
-        print("  (chain below read WITHOUT verification, for information only)")
-    for number, item in enumerate(cert["chain"]):
-        print(f"  [{number}] subject {item['subject']}\n      issuer  {item['issuer']}\n"
-              f"      expires {item['not_after']} ({item['days_left']} days)\n"
-              f"      sha256  {item['sha256']}")  # fmt: skip
-
-
-def _print_calls(result: dict[str, Any]) -> None:
-    print(f"\nCalls: {result['operation']} x{result['repeat']} per candidate, no retries")
-    kinds = sorted({kind for c in result["candidates"] for kind in c["failures"]})
-    header = f"  {'candidate':<22} {'calls':>5} {'ok':>5}" + "".join(f" {k:>20}" for k in kinds)
-    print(header)
-    for cand in result["candidates"]:
-        line = f"  {cand['name']:<22} {cand['calls']:>5} {cand['ok']:>5}"
-        line += "".join(f" {cand['failures'].get(k, 0):>20}" for k in kinds)
-        if cand["setup_error"]:
-            line += f"  (WSDL not loaded: {cand['setup_error']})"
-        print(line)
+    return {
+        "operation": args.call,
+        "repeat": args.repeat,
+        "idempotent": report["settings"]["operation_idempotent"],
+        "candidates": [c.as_dict() for c in cands],
+    }

@@ -118,8 +118,9 @@ def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[di
     recs: dict[str, dict[str, str]] = {}
 
     def add(name: str, value: str, reason: str) -> None:
-        recs.setdefault(name, {"variable": name, "value": value, "line": f"{name}={value}",
-                               "reason": reason})  # fmt: skip
+        recs.setdefault(
+            name, {"variable": name, "value": value, "line": f"{name}={value}", "reason": reason}
+        )
 
     rows = _rows(report)
     profile = settings.get("tls_profile", "intermediate")
@@ -128,26 +129,39 @@ def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[di
         if _ok(rows, "profile", "intermediate") and profile == "modern":
             add("SOAPGUARD_TLS_PROFILE", "intermediate", "the server does not speak TLS 1.3")
         elif legacy and legacy["ok"] and not _ok(rows, "profile", "intermediate"):
-            add("SOAPGUARD_TLS_PROFILE", "legacy", "only the legacy profile's suites work "
-                f"(TLS {legacy.get('tls_version')}, {legacy.get('cipher')})")  # fmt: skip
+            add(
+                "SOAPGUARD_TLS_PROFILE",
+                "legacy",
+                "only the legacy profile's suites work "
+                f"(TLS {legacy.get('tls_version')}, {legacy.get('cipher')})",
+            )
         elif not any(_ok(rows, "profile", p) for p in ("modern", "intermediate", "legacy")):
             old = next((v for v in ("1.1", "1.0") if _ok(rows, "version", v)), None)
             if old is not None:
                 add("SOAPGUARD_TLS_PROFILE", "legacy", f"needed for TLS {old}")
-                add("SOAPGUARD_TLS_MIN_VERSION", old,
+                add(
+                    "SOAPGUARD_TLS_MIN_VERSION",
+                    old,
                     f"the server speaks nothing newer than TLS {old} (deprecated: plan "
-                    "an upgrade of the server)")  # fmt: skip
+                    "an upgrade of the server)",
+                )
     elif settings.get("tls_min_version") in ("1.0", "1.1") and _ok(rows, "version", "1.2"):
-        add("SOAPGUARD_TLS_MIN_VERSION", "1.2", "the server speaks TLS 1.2: older versions "
-            "need not be allowed")  # fmt: skip
+        add(
+            "SOAPGUARD_TLS_MIN_VERSION",
+            "1.2",
+            "the server speaks TLS 1.2: older versions need not be allowed",
+        )
     cert = report.get("certificate") or {}
     error = cert.get("error") or {}
     if error and cert.get("verify_code") in UNTRUSTED:
         chain = cert.get("chain") or [{}]
         issuer = chain[-1].get("issuer") or "its issuer"
-        add("SOAPGUARD_CA_BUNDLE", "/path/to/issuing-ca.pem",
+        add(
+            "SOAPGUARD_CA_BUNDLE",
+            "/path/to/issuing-ca.pem",
             f"the chain is not trusted by {cert.get('trust_store') or 'the current store'}; "
-            f"trust the CA that issued it ({issuer})")  # fmt: skip
+            f"trust the CA that issued it ({issuer})",
+        )
     _call_advice(report.get("calls") or {}, settings, add)
     return list(recs.values())
 
@@ -168,20 +182,29 @@ def _call_advice(calls: Mapping[str, Any], settings: Mapping[str, Any], add: Any
         if _transient(best) < now:
             best_transient = _transient(best)
             size = best["settings"]["max_record_size"]
-            add("SOAPGUARD_MAX_RECORD_SIZE", str(size),
+            add(
+                "SOAPGUARD_MAX_RECORD_SIZE",
+                str(size),
                 f"{now}/{current['calls']} calls failed transiently without it, "
-                f"{best_transient}/{best['calls']} with it")  # fmt: skip
+                f"{best_transient}/{best['calls']} with it",
+            )
     failed_now = sum(current["failures"].values())
     for cand in candidates[1:]:
         if set(cand["settings"]) == {"tls_profile"} and cand["calls"]:
             failed = sum(cand["failures"].values())
             if failed_now and failed < failed_now:
-                add("SOAPGUARD_TLS_PROFILE", cand["settings"]["tls_profile"],
+                add(
+                    "SOAPGUARD_TLS_PROFILE",
+                    cand["settings"]["tls_profile"],
                     f"{failed_now}/{current['calls']} calls failed with the current profile, "
-                    f"{failed}/{cand['calls']} with it")  # fmt: skip
+                    f"{failed}/{cand['calls']} with it",
+                )
     operation = calls.get("operation")
     if best_transient and operation and not calls.get("idempotent"):
         existing = list(settings.get("idempotent_operations") or ())
-        add("SOAPGUARD_IDEMPOTENT_OPERATIONS", ",".join([*existing, operation]),
+        add(
+            "SOAPGUARD_IDEMPOTENT_OPERATIONS",
+            ",".join([*existing, operation]),
             f"ONLY if {operation} is safe to repeat (a read): its transient failures would "
-            "then be retried on a fresh connection")  # fmt: skip
+            "then be retried on a fresh connection",
+        )

@@ -39,8 +39,14 @@ class Candidate:
     setup_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "settings": self.settings, "calls": self.calls, "ok": self.ok,
-                "failures": dict(self.failures), "setup_error": self.setup_error}  # fmt: skip
+        return {
+            "name": self.name,
+            "settings": self.settings,
+            "calls": self.calls,
+            "ok": self.ok,
+            "failures": dict(self.failures),
+            "setup_error": self.setup_error,
+        }
 
 
 class Progress:
@@ -81,6 +87,24 @@ def candidate(name: str, base: Config, timeout: float, **changes: Any) -> Candid
     return Candidate(name, dict(changes), config)
 
 
+def candidates(base: Config, handshakes: list[dict[str, Any]], timeout: float) -> list[Candidate]:
+    """The current settings, record caps 4096 and 1024, and any other profile that works
+    and negotiates something different (by the probe's handshake rows)."""
+    rows = {(row["kind"], row["name"]): row for row in handshakes}
+    current = rows.get(("current", "current"), {})
+    out = [candidate("current", base, timeout)]
+    for cap in (4096, 1024):
+        if base.max_record_size != cap:
+            out.append(candidate(f"record cap {cap}", base, timeout, max_record_size=cap))
+    for profile in ("intermediate", "legacy"):
+        row = rows.get(("profile", profile), {})
+        negotiated = (row.get("tls_version"), row.get("cipher"))
+        differs = negotiated != (current.get("tls_version"), current.get("cipher"))
+        if profile != base.tls_profile and row.get("ok") and differs:
+            out.append(candidate(f"profile {profile}", base, timeout, tls_profile=profile))
+    return out
+
+
 def run(
     url: str,
     operation: str,
@@ -105,8 +129,9 @@ def run(
             for _ in range(repeat):
                 if time.monotonic() >= deadline:
                     return False
-                progress.update(f"{label}: {cand.calls}/{repeat} calls, "
-                                f"{cand.calls - cand.ok} failed")  # fmt: skip
+                progress.update(
+                    f"{label}: {cand.calls}/{repeat} calls, {cand.calls - cand.ok} failed"
+                )
                 cand.calls += 1
                 try:
                     call(**kwargs)

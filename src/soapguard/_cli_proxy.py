@@ -87,16 +87,32 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     add = parser.add_argument
-    add("--listen", type=_address, default=("127.0.0.1", 0), metavar="HOST:PORT",
+    add(
+        "--listen",
+        type=_address,
+        default=("127.0.0.1", 0),
+        metavar="HOST:PORT",
         help="where to listen (default 127.0.0.1 and a free port); loopback only "
-             "unless --allow-remote")  # fmt: skip
+        "unless --allow-remote",
+    )
     add("--upstream", type=_address, required=True, metavar="HOST:PORT", help="the real server")
-    add("--fault", type=_fault, action="append", default=[], metavar="SPEC[xN]",
-        help="a fault to inject (repeatable), e.g. flip-response-record:1x3")  # fmt: skip
+    add(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="SPEC[xN]",
+        help="a fault to inject (repeatable), e.g. flip-response-record:1x3",
+    )
     add("--random", type=_rate, metavar="RATE", help="fault requests at random with this rate")
     add("--seed", type=int, help="random seed, for reproducible --random runs")
-    add("--lifetime", type=_seconds, default=3600.0, metavar="S",
-        help="stop after this many seconds (default 3600)")  # fmt: skip
+    add(
+        "--lifetime",
+        type=_seconds,
+        default=3600.0,
+        metavar="S",
+        help="stop after this many seconds (default 3600)",
+    )
     add(
         "--exit-when-done",
         action="store_true",
@@ -120,11 +136,10 @@ def is_loopback(host: str) -> bool:
 
 
 class _FaultFeed:
-    """New fired/missed faults since the last look, from ``FaultProxy.stats()`` snapshots.
+    """Faults fired or missed since the last look, from ``FaultProxy.stats()`` snapshots.
 
-    FaultProxy has no per-fault callback, so the command polls.  The snapshots
-    keep the same event objects, so the last one shown is found by identity,
-    which stays right after the proxy's bounded log starts dropping old entries.
+    (FaultProxy has no per-fault callback.)  Snapshots share the event objects, so
+    the last one shown is found by identity, also once the bounded log drops old ones.
     """
 
     def __init__(self) -> None:
@@ -136,8 +151,9 @@ class _FaultFeed:
             last = self._last[fired]
             start = 0
             if last is not None:
-                start = next((i + 1 for i in range(len(events) - 1, -1, -1)
-                              if events[i] is last), 0)  # fmt: skip
+                start = next(
+                    (i + 1 for i in range(len(events) - 1, -1, -1) if events[i] is last), 0
+                )
             fresh = events[start:]
             if fresh:
                 self._last[fired] = fresh[-1]
@@ -150,37 +166,42 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def run(args: argparse.Namespace) -> int:
+def _invalid(args: argparse.Namespace) -> str | None:
     faults: list[tuple[Fault, int]] = args.fault
     if not args.allow_remote and not is_loopback(args.listen[0]):
-        return _usage(f"{args.listen[0]} is not a loopback address (add --allow-remote)")
+        return f"{args.listen[0]} is not a loopback address (add --allow-remote)"
     if args.random is not None and (not faults or any(times > 1 for _, times in faults)):
-        return _usage("--random needs --fault SPEC kinds to pick from (without xN)")
+        return "--random needs --fault SPEC kinds to pick from (without xN)"
     if args.random is None and args.seed is not None:
-        return _usage("--seed only applies with --random")
+        return "--seed only applies with --random"
     if args.exit_when_done and (args.random is not None or not faults):
-        return _usage("--exit-when-done needs queued --fault specs (and no --random)")
+        return "--exit-when-done needs queued --fault specs (and no --random)"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = _invalid(args)
+    if problem:
+        return _usage(problem)
+    faults: list[tuple[Fault, int]] = args.fault
     proxy = FaultProxy(args.upstream, args.listen, args.lifetime)
     if args.random is not None:
         proxy.set_random_faults(args.random, [fault for fault, _ in faults], seed=args.seed)
-    else:
-        for fault, times in faults:
-            proxy.add_fault(fault, times)
+    for fault, times in faults if args.random is None else ():
+        proxy.add_fault(fault, times)
     try:
         proxy.start()
     except OSError as exc:
-        print(f"soapguard proxy: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(f"soapguard proxy: cannot listen on {_join(args.listen)}: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
     out = _Output(args.json)
-    host, port = proxy.address
-    out.emit(
-        {"event": "listening", "host": host, "port": port, "upstream": _join(args.upstream),
-         "lifetime": args.lifetime, "faults": [f"{f}x{n}" if n > 1 else str(f) for f, n in faults],
-         "random": args.random, "seed": args.seed},
-        f"listening on {_join((host, port))}, forwarding to {_join(args.upstream)} "
-        f"(stops after {args.lifetime:g} s or Ctrl-C)",
-    )  # fmt: skip
+    address, upstream = _join(proxy.address), _join(args.upstream)
+    queued = [f"{f}x{n}" if n > 1 else str(f) for f, n in faults]
+    doc = {"event": "listening", "host": proxy.address[0], "port": proxy.port}
+    doc |= {"upstream": upstream, "lifetime": args.lifetime, "faults": queued}
+    doc |= {"random": args.random, "seed": args.seed}
+    stops = f"stops after {args.lifetime:g} s or Ctrl-C"
+    out.emit(doc, f"listening on {address}, forwarding to {upstream} ({stops})")
     wanted = 0 if args.random is not None else sum(times for _, times in faults)
     reason, used, missed = "lifetime", 0, 0
     feed = _FaultFeed()
@@ -204,9 +225,8 @@ def run(args: argparse.Namespace) -> int:
         missed += not fired
         out.fault(event, fired)
     _summary(out, stats, proxy.pending_faults(), reason)
-    if args.exit_when_done and (reason != "done" or missed):
-        return EXIT_PROBLEM
-    return EXIT_OK
+    failed = args.exit_when_done and (reason != "done" or missed)
+    return EXIT_PROBLEM if failed else EXIT_OK
 
 
 @contextlib.contextmanager
@@ -238,10 +258,17 @@ class _Output:
         if event.request is not None:
             where += f" request {event.request}"
         self.emit(
-            {"event": "fault", "fired": fired, "kind": event.kind, "spec": event.spec,
-             "connection": event.connection, "request": event.request, "detail": event.detail},
+            {
+                "event": "fault",
+                "fired": fired,
+                "kind": event.kind,
+                "spec": event.spec,
+                "connection": event.connection,
+                "request": event.request,
+                "detail": event.detail,
+            },
             f"{'fired' if fired else 'MISSED'} {event.spec} on {where}: {event.detail}",
-        )  # fmt: skip
+        )
 
 
 def _summary(out: _Output, stats: ProxyStats, pending: tuple[Fault, ...], reason: str) -> None:
