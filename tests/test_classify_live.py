@@ -21,9 +21,10 @@ import pytest
 import requests
 import trustme
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from soapguard._state import ConnInfo, Progress, RecordStats
-from soapguard.classify import classify
+from soapguard.classify import chain, classify
 
 Handler = Callable[[socket.socket, threading.Event], None]
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -163,15 +164,23 @@ def reset_at_once(conn: socket.socket, release: threading.Event) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-@pytest.mark.parametrize(
-    ("handler", "expected"),
-    [(read_client_hello_then_close, "tls.unexpected_eof"), (reset_at_once, "connection.reset")],
-)
-def test_tls_to_a_plain_tcp_server_that_hangs_up(handler, expected, ca_file: str) -> None:
-    with serve(handler) as port:
+def test_tls_to_a_plain_tcp_server_that_closes(ca_file: str) -> None:
+    with serve(read_client_hello_then_close) as port:
         failure = classify(fail(f"https://127.0.0.1:{port}/svc", ca_file))
-    assert (failure.type, failure.origin) == (expected, None)
+    assert (failure.type, failure.origin) == ("tls.unexpected_eof", None)
+    assert failure.reason == "UNEXPECTED_EOF_WHILE_READING"
     assert failure.request_sent == "full"  # unknown without progress: never claim "none"
+
+
+def test_tls_to_a_plain_tcp_server_that_resets(ca_file: str) -> None:
+    with serve(reset_at_once) as port:
+        exc = fail(f"https://127.0.0.1:{port}/svc", ca_file)
+    failure = classify(exc)
+    assert (failure.type, failure.origin) == ("connection.reset", None)
+    # the RST may land while urllib3 is still setting up the socket (NewConnectionError,
+    # certainly nothing sent) or once the handshake has begun (unknown, so "full")
+    while_connecting = any(isinstance(e, NewConnectionError) for e in chain(exc))
+    assert failure.request_sent == ("none" if while_connecting else "full")
 
 
 # -- TLS handshake --------------------------------------------------------------------------------
@@ -260,3 +269,85 @@ def test_stalled_handshake_is_a_connect_timeout_although_urllib3_says_read(ca_fi
         "handshake",
         "none",
     )
+
+
+# -- damaged records and truncated bodies ---------------------------------------------------------
+
+
+def pump(src: socket.socket, dst: socket.socket, damage: bool) -> None:
+    """Copy ``src`` to ``dst``; with ``damage``, flip one bit of the first application record."""
+    pending = b""
+    with contextlib.suppress(OSError):
+        while data := src.recv(65536):
+            if not damage:
+                dst.sendall(data)
+                continue
+            pending += data
+            out = b""
+            while len(pending) >= 5 and len(pending) >= 5 + int.from_bytes(pending[3:5], "big"):
+                size = 5 + int.from_bytes(pending[3:5], "big")
+                record, pending = bytearray(pending[:size]), pending[size:]
+                if damage and record[0] == 23:  # application_data
+                    record[-1] ^= 0x01  # inside the AEAD tag
+                    damage = False
+                out += record
+            dst.sendall(out + (b"" if damage else pending))
+            pending = pending if damage else b""
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
+
+
+def proxy_to(backend: int, damage_request: bool) -> Handler:
+    """A TCP relay to ``backend`` that damages our request or the server's response."""
+
+    def handler(conn: socket.socket, release: threading.Event) -> None:
+        with socket.create_connection(("127.0.0.1", backend)) as upstream:
+            up = threading.Thread(target=pump, args=(conn, upstream, damage_request))
+            up.start()
+            pump(upstream, conn, not damage_request)
+            up.join(10)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("damage_request", "origin", "reason"),
+    [
+        (False, "local", "DECRYPTION_FAILED_OR_BAD_RECORD_MAC"),  # we rejected their record
+        (True, "peer", "SSLV3_ALERT_BAD_RECORD_MAC"),  # they rejected ours and said so
+    ],
+)
+def test_bad_record_mac(damage_request, origin, reason, server_ctx, ca_file: str) -> None:
+    backend_ctx = server_ctx(maximum_version=TLS12)  # only real data travels as type 23
+    with (
+        serve(tls_server(backend_ctx, answer)) as backend,
+        serve(proxy_to(backend, damage_request)) as port,
+    ):
+        exc = fail(f"https://localhost:{port}/svc", ca_file)
+    assert isinstance(exc, requests.exceptions.SSLError)
+    failure = classify(exc)
+    assert (failure.type, failure.origin, failure.reason) == ("tls.bad_record_mac", origin, reason)
+    assert failure.request_sent == "full"  # after the handshake: unknown, so not "none"
+
+
+@pytest.mark.parametrize(
+    ("tls", "expected"), [(True, "tls.unexpected_eof"), (False, "connection.reset")]
+)
+def test_body_cut_short(tls, expected, server_ctx, ca_file: str) -> None:
+    handler = tls_server(server_ctx(), truncated_response) if tls else truncated_response
+    scheme = "https" if tls else "http"
+    with serve(handler) as port, requests.Session() as session:
+        response = session.post(
+            f"{scheme}://localhost:{port}/svc", verify=ca_file, stream=True, timeout=5
+        )
+        # what soapguard's connection records once the response has started
+        sock = response.raw.connection.sock
+        info = ConnInfo("localhost", port, tls_version=sock.version() if tls else None)
+        progress = Progress(
+            phase="receive", conn=info, request_complete=True, response_started=True
+        )
+        with pytest.raises(requests.exceptions.ChunkedEncodingError) as raised:
+            _ = response.content
+    failure = classify(raised.value, progress)
+    assert (failure.type, failure.origin, failure.phase) == (expected, None, "receive")
+    assert "IncompleteRead" in failure.message
