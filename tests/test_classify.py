@@ -746,3 +746,21 @@ def test_an_empty_message_falls_back_to_the_type_name() -> None:
 )
 def test_messages_never_mention_max_retries(make) -> None:
     assert "Max retries exceeded" not in classify(make()).message
+
+
+def test_retry_after_is_only_read_for_http_status_failures() -> None:
+    progress = observed("receive", "full")
+    progress.status, progress.response_headers = 200, {"Retry-After": "30"}
+    leaf = ssl_error("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "decryption failed or bad record mac")
+    failure = classify(body_tls_chain(leaf), progress)
+    assert (failure.type, failure.http_status, failure.retry_after) == (
+        "tls.bad_record_mac",
+        200,
+        None,
+    )
+
+
+def test_a_malformed_report_is_ignored() -> None:
+    exc = SSLError("odd", report={"error.type": ["tls.other"], "phase": {}, "request_sent": []})
+    exc.__context__ = ConnectionResetError(104, "reset")
+    assert classify(exc).type == "connection.reset"

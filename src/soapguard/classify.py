@@ -10,15 +10,34 @@ and raises soapguard's exception instead.
 
 Evidence, strongest first:
 
-1. the attempt's :class:`~soapguard._state.Progress` (phase, bytes written,
-   TLS facts, traced records), *if something wrote to it* -- a ``Progress``
-   still in its initial state (nothing observed, e.g. a mocked transport) is
-   treated as no evidence;
-2. structured exception data: exception types, ``errno``, OpenSSL's
-   ``library``/``reason`` on ``ssl.SSLError``;
-3. message text, only as a fallback: the ``[SSL: REASON]`` prefix of a
-   pickled ``ssl.SSLError``, pyOpenSSL-style ``('SSL routines', '', 'reason
-   text')`` tuples, urllib3's "handshake operation timed out".
+1. a classification already made: ``soapguard.errors.DeadlineExceeded`` is
+   always ``timeout.deadline``; an exception whose ``.report`` has a known
+   ``error.type`` (a soapguard exception re-raised through the client) keeps
+   it;
+2. the attempt's :class:`~soapguard._state.Progress` (phase, bytes written,
+   TLS version, traced records), *if something wrote to it* -- a ``Progress``
+   still in its initial state (e.g. behind a mocked transport) is no evidence;
+3. structured exception data: exception types, ``errno``, OpenSSL's
+   ``library``/``reason`` on the deepest ``ssl.SSLError``;
+4. message text, only as a fallback: an ``[SSL: REASON]`` prefix when the
+   attributes are missing, pyOpenSSL-style ``('SSL routines', '', 'reason
+   text')`` tuples, ``ssl``'s "handshake operation timed out".
+
+Inferences worth knowing:
+
+* ``error.origin`` is ``peer`` for an alert the peer sent (``*_ALERT_*``),
+  ``local`` for an OpenSSL error we detected, ``None`` for non-TLS failures,
+  for an unexpected EOF (no alert was involved) and for a TLS error that
+  carries no reason at all.
+* A peer ``handshake_failure`` alert that was the only record the server sent
+  (traced ``records_in <= 1``: no ServerHello) is ``tls.no_shared_cipher``.
+* A timeout while the observed phase is ``connect``/``handshake`` is
+  ``timeout.connect``, whatever urllib3 called it (it reports a stalled
+  handshake as a *read* timeout).
+* A body cut short (``IncompleteRead``) is ``tls.unexpected_eof`` over TLS --
+  urllib3 suppresses ragged EOFs, so that is how a peer closing without
+  ``close_notify`` shows -- and ``connection.reset`` over plain HTTP.
+* ``retry_after`` is only read for ``http.status`` failures.
 
 Without progress, ``request_sent`` is ``"none"`` only where that is certain
 (refused, DNS, connect timeout, a TLS failure that can only happen in the
@@ -40,7 +59,7 @@ import http.client
 import logging
 import ssl
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import requests.exceptions as rex
 import urllib3.exceptions as u3
@@ -66,8 +85,9 @@ logger = logging.getLogger(__name__)
 TYPES = rules.TYPES
 
 _RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})
-_PHASES: frozenset[str] = frozenset({"connect", "handshake", "send", "wait", "receive"})
-_SENT: frozenset[str] = frozenset({"none", "partial", "full"})
+# the valid values of a report's fields, typed
+_PHASES: dict[str, Phase] = {p: p for p in get_args(Phase)}
+_SENT: dict[str, RequestSent] = {s: s for s in get_args(RequestSent)}
 
 #: what :func:`mapped_errors` converts; anything else passes through untouched
 _MAPPED: tuple[type[BaseException], ...] = (
@@ -194,11 +214,12 @@ def _classify(exc: BaseException, progress: Progress | None) -> Failure:
         library=verdict.library,
         reason=verdict.reason,
         http_status=status,
-        retry_after=_retry_after(links, progress),
+        retry_after=_retry_after(links, progress) if verdict.type == "http.status" else None,
     )
 
 
 def _retry_after(links: list[BaseException], progress: Progress | None) -> float | None:
+    """``Retry-After`` of the failed response, from progress or a requests ``.response``."""
     value = header(progress.response_headers, "Retry-After") if progress is not None else None
     for exc in links:
         if value is not None:
@@ -218,7 +239,7 @@ def _from_report(links: list[BaseException]) -> Failure | None:
             last = attempts[-1] if isinstance(attempts, list) and attempts else None
             report = last if isinstance(last, dict) else {}
         kind = report.get("error.type")
-        if kind not in TYPES:
+        if not isinstance(kind, str) or kind not in TYPES:
             continue
         origin = report.get("error.origin")
         phase = report.get("phase")
@@ -230,8 +251,8 @@ def _from_report(links: list[BaseException]) -> Failure | None:
             type=kind,
             origin=origin if origin in ("local", "peer") else None,
             message=redact(message if isinstance(message, str) else message_for(exc, links)),
-            phase=phase if phase in _PHASES else None,
-            request_sent=sent if sent in _SENT else "full",
+            phase=_PHASES.get(phase) if isinstance(phase, str) else None,
+            request_sent=_SENT.get(sent, "full") if isinstance(sent, str) else "full",
             library=_str_or_none(report.get("openssl.library")),
             reason=_str_or_none(report.get("openssl.reason")),
             http_status=status if isinstance(status, int) else None,
