@@ -376,6 +376,12 @@ def unreachable() -> BaseException:
         ),
         (lambda: broken(u3.IncompleteRead(3, 997)), "connection.reset", "receive", "full"),
         (lambda: rex.ConnectionError("mocked"), "connection.reset", None, "full"),
+        (
+            lambda: body_tls_chain(ConnectionResetError(104, "reset")),
+            "connection.reset",
+            None,
+            "full",
+        ),
     ],
 )
 def test_network_failures_without_progress(make, error_type, phase, sent) -> None:

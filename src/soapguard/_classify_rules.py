@@ -197,6 +197,8 @@ def _tls(f: Facts) -> Verdict | None:
         else:
             key = next((r for e in reversed(found) if (r := pyopenssl_reason(e))), None)
             if key is None:
+                if f.find(_is_reset) is not None:
+                    return None  # only TLS *wrappers* around a plain reset: the reset rule's
                 concrete = False
                 key = " ".join(t for t in texts if "Max retries exceeded" not in t)
             key = normalize(key)
