@@ -266,8 +266,8 @@ _INVALID: tuple[type[BaseException], ...] = (
 
 
 def _invalid(f: Facts) -> Verdict | None:
-    for cls in _INVALID:
-        exc = f.find(lambda e, cls=cls: isinstance(e, cls))  # type: ignore[misc]
+    for cls in _INVALID:  # most specific class first: its message is the useful one
+        exc = next((e for e in f.chain if isinstance(e, cls)), None)
         if exc is not None:
             return Verdict("response.invalid", exc, phase="receive")
     return None

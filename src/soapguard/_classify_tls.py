@@ -79,6 +79,8 @@ _HANDSHAKE_FAILURE_ALERT = "ALERT_HANDSHAKE_FAILURE"
 
 # pyOpenSSL's OpenSSL.SSL.Error args: [('SSL routines', 'function', 'reason text'), ...]
 _PYOPENSSL_TUPLE = re.compile(r"\(\s*'([^']*SSL[^']*)',\s*'[^']*',\s*'([^']+)'\s*\)")
+#: how much of a message the text fallbacks look at
+_TEXT_LIMIT = 4096
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 #: the "[SSL: REASON]" prefix CPython puts in ssl.SSLError messages
 BRACKETED = re.compile(r"\[([A-Za-z0-9_ ]+): ([A-Z0-9_]+)\]")
@@ -94,7 +96,7 @@ class TLSVerdict:
 
 def normalize(text: str) -> str:
     """Upper-case ``text`` and join its words with ``_``, as OpenSSL names reasons."""
-    return _NON_ALNUM.sub("_", text.upper()).strip("_")
+    return _NON_ALNUM.sub("_", text[:_TEXT_LIMIT].upper()).strip("_")
 
 
 def is_peer_alert(reason: str) -> bool:
@@ -102,23 +104,33 @@ def is_peer_alert(reason: str) -> bool:
     return "ALERT_" in reason or any(name in reason for name in _ALERTS_WITHOUT_THE_WORD)
 
 
+def _from_pyopenssl(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("OpenSSL")
+
+
 def pyopenssl_reason(exc: BaseException) -> str | None:
     """The reason text of a pyOpenSSL-style error (in ``args`` or in the message)."""
     args = safe_getattr(exc, "args")
     if isinstance(args, tuple) and args and isinstance(args[0], list):
         for item in args[0]:
-            if isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], str):
+            if (
+                isinstance(item, tuple)
+                and len(item) == 3
+                and all(isinstance(part, str) for part in item)
+                and (_from_pyopenssl(exc) or "SSL" in item[0])
+            ):
                 return str(item[2])
-    match = _PYOPENSSL_TUPLE.search(safe_str(exc))
+    match = _PYOPENSSL_TUPLE.search(safe_str(exc)[:_TEXT_LIMIT])
     return match.group(2) if match else None
 
 
 def is_tls_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a TLS failure (not a TLS-level close, reset or timeout)."""
     if isinstance(exc, ssl.SSLZeroReturnError | ssl.SSLSyscallError):
         return False  # a closed or reset connection: the reset rule's
     if isinstance(exc, ssl.SSLError | u3.SSLError | rex.SSLError | HostnameError):
         return not timed_out(exc)
-    return type(exc).__module__.startswith("OpenSSL") or pyopenssl_reason(exc) is not None
+    return _from_pyopenssl(exc) or pyopenssl_reason(exc) is not None
 
 
 def _has(reason: str, names: tuple[str, ...]) -> bool:
