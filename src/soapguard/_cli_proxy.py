@@ -3,7 +3,8 @@
 Runs a :class:`~soapguard.testing.FaultProxy` in front of ``--upstream``,
 prints its listening address, one line per fault as it fires (or misses), and
 a summary when it stops (Ctrl-C, SIGTERM, ``--lifetime`` or, with
-``--exit-when-done``, once every queued fault has been used).
+``--exit-when-done``, once every queued fault has been used and no connection
+is open).
 
 ``--fault SPEC`` takes :meth:`Fault.parse <soapguard.testing.Fault.parse>`
 specs, queued in order; ``SPECxN`` queues it N times
@@ -209,12 +210,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             while True:
                 stopped = proxy.join(POLL_SECONDS)  # an event wait: returns at once on stop
-                for event, fired in feed.new(proxy.stats()):
+                stats = proxy.stats()
+                for event, fired in feed.new(stats):
                     used, missed = used + 1, missed + (not fired)
                     out.fault(event, fired)
                 if stopped:
                     break
-                if args.exit_when_done and used >= wanted:
+                if args.exit_when_done and used >= wanted and stats.active == 0:
                     reason = "done"
                     break
         except KeyboardInterrupt:
