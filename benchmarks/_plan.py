@@ -1,0 +1,68 @@
+"""How much each benchmark section runs: the full plan, the ``--quick`` plan, and scaling."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Iteration counts of every section (blocks alternate variants ABBA; >= 2 each)."""
+
+    # 1 and 6: client CPU per small call
+    cpu_blocks: int = 10
+    cpu_calls: int = 200
+    trace_blocks: int = 20
+    trace_calls: int = 150
+    # 2: calls that open a connection
+    connect_blocks: int = 6
+    connect_calls: int = 10
+    # 3: recovery from one bad_record_mac
+    recoveries: int = 20
+    normal_calls: int = 50
+    handshakes: int = 30
+    # 4: record caps
+    cap_sizes: tuple[int, ...] = (1 * MB, 10 * MB)
+    cap_rounds: int = 5
+    # 5: memory over many calls with random faults
+    memory_warmup: int = 1000
+    memory_calls: int = 10_000
+    fault_rate: float = 0.01
+    # 7: import time
+    import_runs: int = 10
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(
+            cpu_blocks=6,
+            cpu_calls=60,
+            trace_blocks=6,
+            trace_calls=60,
+            connect_blocks=4,
+            connect_calls=3,
+            recoveries=5,
+            normal_calls=20,
+            handshakes=10,
+            cap_sizes=(1 * MB,),
+            cap_rounds=2,
+            memory_warmup=200,
+            memory_calls=1000,
+            import_runs=3,
+        )
+
+    def scaled(self, factor: float) -> Plan:
+        """Every count multiplied by ``factor`` (blocks stay >= 2, others >= 1)."""
+        if not factor > 0:
+            raise ValueError(f"scale must be > 0, got {factor!r}")
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int):
+                floor = 2 if f.name.endswith("blocks") else 1
+                changes[f.name] = max(floor, math.ceil(value * factor))
+        return dataclasses.replace(self, **changes)
