@@ -50,8 +50,9 @@ _CATEGORIES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
 )
 
 
-def breakdown(plan: Plan, calls: int = 1000) -> list[str]:
+def breakdown(plan: Plan) -> list[str]:
     """Per-call CPU by category for soapguard, and the top functions of both clients."""
+    calls = plan.cpu_calls * 5
     lines: list[str] = []
     with ServerProcess() as server:
         ca = demo_ca()
