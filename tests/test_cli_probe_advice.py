@@ -1,8 +1,8 @@
 """``soapguard probe`` conclusions, rule by rule, on recorded measurements.
 
-The live tests (test_cli_probe.py) cover servers that honour max_fragment_length;
-an OpenSSL server always does, so "not honoured" is checked here on the
-measurements such a server produces (no acknowledgement, full-size records).
+Live servers are in test_cli_probe.py (OpenSSL, which always honours
+max_fragment_length) and test_cli_probe_java.py (a JSSE server that ignores it);
+here every branch of each rule is checked on recorded measurements.
 """
 
 from __future__ import annotations
