@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(row["variable"]) for row in rows)
     print(f"{'variable':<{width}}  {'source':<7}  value")
     for row in rows:
-        print(f"{row['variable']:<{width}}  {row['source']:<7}  {_text(row)}")
+        print(f"{row['variable']:<{width}}  {row['source']:<7}  {_text(row, environ)}")
     caps = runtime["record_caps"]
     caps_text = {True: "available", False: "NOT available", None: "unknown"}[caps]
     if runtime.get("record_caps_detail"):
@@ -160,10 +160,14 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _text(row: Mapping[str, Any]) -> str:
+def _text(row: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     value = row["value"]
     if value is None:
         meaning = _UNSET.get(row["field"])
+        if row["field"] == "ca_bundle":  # what the client falls back to, as Transport does
+            meaning = next(
+                (n for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if environ.get(n)), meaning
+            )
         return f"(unset: {meaning})" if meaning else "(unset)"
     if isinstance(value, list):
         return ",".join(value)

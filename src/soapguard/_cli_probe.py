@@ -155,7 +155,7 @@ def _probe(
             report["incomplete"].append("the time budget ran out during the handshakes")
             break
         progress.update(f"handshake: {kind} {name}")
-        row = _handshake(target, variant, args.timeout, state)
+        row = _handshake(target, variant, _step(args.timeout, deadline), state)
         report["handshakes"].append({"kind": kind, "name": name, **row})
         if row["ok"] and working is None and isinstance(variant, Config):
             working = variant
@@ -164,7 +164,8 @@ def _probe(
     report["record_size"] = None
     if working is not None and time.monotonic() < deadline:
         progress.update("record size: GET with and without max_fragment_length")
-        report["record_size"] = probe_tls.record_size(target, working, args.timeout, state.verify)
+        timeout = _step(args.timeout, deadline)
+        report["record_size"] = probe_tls.record_size(target, working, timeout, state.verify)
         progress.done()
     report["timings"] = _timings(report)
     report["calls"] = None
@@ -175,6 +176,11 @@ def _probe(
     report["recommendations"] = advice.recommend(report, report["settings"])
     report["ok"] = not report["problems"]
     return report
+
+
+def _step(timeout: float, deadline: float) -> float:
+    """The timeout for the next step: ``--timeout``, but never past the budget."""
+    return max(0.1, min(timeout, deadline - time.monotonic()))
 
 
 @dataclass

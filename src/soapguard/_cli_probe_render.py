@@ -22,7 +22,9 @@ def render(report: dict[str, Any]) -> None:
             print(f"  {label:<22} failed  {_error(row['error'])}")
     _print_certificate(report["certificate"])
     record = report.get("record_size")
-    if record:
+    if not record:
+        print("\nRecord size: not measured (no handshake succeeded, or no time left)")
+    else:
         print(
             f"\nRecord size (max_fragment_length={record['cap']}): {record['verdict']}"
             f" - {record['detail']}"

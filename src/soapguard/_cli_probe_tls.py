@@ -36,6 +36,8 @@ MFL_CAP = 512
 
 @dataclass(frozen=True)
 class Target:
+    """The endpoint being probed, and how its certificate is verified."""
+
     host: str
     port: int
     #: path and query sent in the GET (the URL itself, e.g. ``/svc?wsdl``)

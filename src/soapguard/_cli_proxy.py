@@ -6,11 +6,9 @@ a summary when it stops (Ctrl-C, SIGTERM, ``--lifetime`` or, with
 ``--exit-when-done``, once every queued fault has been used and no connection
 is open).
 
-``--fault SPEC`` takes :meth:`Fault.parse <soapguard.testing.Fault.parse>`
-specs, queued in order; ``SPECxN`` queues it N times
-(``flip-response-record:1x3``).  With ``--random RATE`` the ``--fault`` specs
-are instead the kinds to pick from, each request (or connection) being faulted
-with probability RATE.
+``--fault SPEC`` takes :meth:`Fault.parse <soapguard.testing.Fault.parse>` specs,
+queued in order; ``SPECxN`` queues one N times.  With ``--random RATE`` they are
+the kinds to pick from instead, each request (or connection) faulted at RATE.
 """
 
 from __future__ import annotations
@@ -117,7 +115,9 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     add(
         "--exit-when-done",
         action="store_true",
-        help="stop once every queued fault has fired or missed (exit 1 if one missed)",
+        help="stop once every queued fault has fired or missed and no connection is open "
+        "(exit 1 if one missed); end the queue with a fault a retrying client's last "
+        "attempt takes (e.g. stall:0.01), or the proxy may stop during its backoff",
     )
     add("--allow-remote", action="store_true", help="allow a non-loopback --listen address")
     parser.set_defaults(run=run)
