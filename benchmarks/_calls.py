@@ -59,7 +59,8 @@ def keep_alive(plan: Plan) -> list[Row]:
             detail=(
                 f"median {us(guard_us.median)} vs {us(zeep_us.median)}; "
                 f"{plan.cpu_blocks} blocks x {plan.cpu_calls} calls, ABBA; "
-                f"zeep env: {', '.join(notes)}"
+                f"zeep: default session, trust_env on, "
+                f"{', '.join(n.split('=', 1)[0] for n in notes)} -> its CA file"
             ),
             data={
                 "ratio": vars(spread),
