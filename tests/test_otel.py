@@ -163,3 +163,19 @@ def test_importing_soapguard_does_not_import_opentelemetry() -> None:
     code = "import sys, soapguard._otel; sys.exit('opentelemetry' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": src}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+def test_no_op_while_no_sdk_provider_is_configured() -> None:
+    _otel._reset_cache()
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    assert not _otel.start_call_span(CTX).recording
+    assert not _otel.start_call_span(CTX, tracer_provider=trace.NoOpTracerProvider()).recording
+
+
+def test_global_sdk_provider_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = Traces()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: t.provider)
+    span = _otel.start_call_span(CTX)
+    assert span.recording
+    span.end(ok=True, resend_count=0, error_type=None)
+    assert t.one().name == "LedgerService/GetBalance"

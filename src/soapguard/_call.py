@@ -20,6 +20,7 @@ The exception a call finally raises is the last attempt's, with ``.report``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import http.client
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from .classify import classify
 from .config import Config
 from .diagnostics import CallContext, Emitter, attempt_event, call_event
 from .errors import DeadlineExceeded, SoapGuardError, error_for, scrub_chain
-from .retry import BudgetRegistry, Decision, decide
+from .retry import BudgetRegistry, Decision, RetryBudget, decide
 
 T = TypeVar("T")
 
@@ -75,14 +76,43 @@ class CallRunner:
         )
 
     def run(self, fn: Callable[[], T], ctx: CallContext) -> T:
-        cfg = self.config
+        """Call ``fn`` under the rules; the happy path is one attempt and no retry machinery."""
         started = self._clock()
-        deadline_at = started + cfg.deadline
+        deadline_at = started + self.config.deadline
         budget = self.budgets.for_endpoint(_endpoint(ctx.url))
         budget.record_call()
         span = _otel.start_call_span(ctx)
-        attempts: list[dict[str, Any]] = []
         state: dict[str, Any] = {}
+        try:
+            result = self._attempt(fn, state, deadline_at)
+        except HANDLED as first:
+            return self._recover(fn, ctx, first, state, started, deadline_at, budget, span)
+        except BaseException:
+            span.end(ok=False, resend_count=0, error_type=None)
+            raise
+        span.end(ok=True, resend_count=0, error_type=None)
+        return result
+
+    def _recover(
+        self,
+        fn: Callable[[], T],
+        ctx: CallContext,
+        first: BaseException,
+        state: dict[str, Any],
+        started: float,
+        deadline_at: float,
+        budget: RetryBudget,
+        span: _otel.CallSpan,
+    ) -> T:
+        """Attempt 1 failed with ``first``: decide, and retry under tenacity while allowed."""
+        cfg = self.config
+        attempts: list[dict[str, Any]] = []
+        pending = [first]
+
+        def attempt() -> T:
+            if pending:  # replay attempt 1's outcome into tenacity's bookkeeping
+                raise pending.pop()
+            return self._attempt(fn, state, deadline_at)
 
         def should_retry(rs: tenacity.RetryCallState) -> bool:
             outcome = rs.outcome
@@ -134,9 +164,9 @@ class CallRunner:
             reraise=True,
         )
         try:
-            for attempt in retrying:
-                with attempt:
-                    result = self._attempt(fn, state, deadline_at)
+            for try_ in retrying:
+                with try_:
+                    result = attempt()
         except BaseException as exc:
             if not isinstance(exc, HANDLED) or "failure" not in state:
                 # not an exchange failure (e.g. a TypeError from zeep): not ours to report
@@ -150,8 +180,7 @@ class CallRunner:
             if err is exc:
                 raise
             raise err from exc
-        if attempts:
-            self._finish(ctx, attempts, started, failed=False)
+        self._finish(ctx, attempts, started, failed=False)
         span.end(ok=True, resend_count=len(attempts), error_type=None)
         return result
 
@@ -227,6 +256,7 @@ _REQUESTS_FAMILY = (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def _endpoint(url: str) -> str:
     parsed = urllib3.util.parse_url(url)
     scheme = parsed.scheme or "http"

@@ -162,11 +162,16 @@ def start_call_span(ctx: CallContext, *, tracer_provider: Any = None) -> CallSpa
     if api is None:
         return CallSpan()
     trace, context = api
+    provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        # API installed but no SDK configured: every span would be a no-op, so skip the
+        # work (a few hundred microseconds per call) -- until a provider is set
+        return CallSpan()
     name = "/".join(p for p in (ctx.service, ctx.method) if p) or "soap"
     try:
         from . import __version__
 
-        tracer = trace.get_tracer("soapguard", __version__, tracer_provider=tracer_provider)
+        tracer = trace.get_tracer("soapguard", __version__, tracer_provider=provider)
         span = tracer.start_span(name, kind=trace.SpanKind.CLIENT, attributes=_call_attributes(ctx))
         return CallSpan(span, trace, context)
     except Exception:

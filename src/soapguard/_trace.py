@@ -37,7 +37,21 @@ def available() -> bool:
 
 
 def install(ctx: ssl.SSLContext) -> None:
-    """Trace every connection made with ``ctx`` (replaces any previous callback)."""
+    """Trace every connection made with ``ctx`` (replaces any previous callback).
+
+    The ``ssl.SSLContext._msg_callback`` property wraps the callback in a
+    function that turns three ints into enums on every record, which doubles
+    the tracer's cost on large responses; the callback only compares ints, so
+    it is set on the underlying C descriptor when that is available.  Reading
+    ``ctx._msg_callback`` still returns it (``user_function``).
+    """
+    raw = getattr(super(ssl.SSLContext, ssl.SSLContext), "_msg_callback", None)
+    if raw is not None and hasattr(raw, "__set__"):
+        try:
+            raw.__set__(ctx, _callback)
+            return
+        except (TypeError, AttributeError):  # pragma: no cover - other interpreter layouts
+            pass
     ctx._msg_callback = _callback  # type: ignore[attr-defined]
 
 
@@ -88,3 +102,7 @@ def _callback(
                 stats.alert_out = alert
     except Exception:  # never let tracing break the TLS call
         logger.debug("record tracer failed", exc_info=True)
+
+
+# what ssl.SSLContext._msg_callback's getter returns for a raw-installed callback
+_callback.user_function = _callback  # type: ignore[attr-defined]
