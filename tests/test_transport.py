@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import pytest
+import responses
 
 import soapguard
 from servers.connect_proxy import ConnectProxy
@@ -117,3 +118,52 @@ def test_transport_accepts_a_users_session(ledger: LedgerServer, ca_file: str) -
     assert transport.session is session
     client: Any = soapguard.Client(ledger.wsdl_url, transport=transport)
     assert client.service.GetBalance(account="1").account == "1"
+
+
+ENVELOPE = b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body/></e:Envelope>'
+SOAP_HEADERS = {"SOAPAction": '"urn:x#Op"', "Content-Type": "text/xml; charset=utf-8"}
+
+
+def _transport() -> soapguard.Transport:
+    return soapguard.Transport(config=Config(max_attempts=1))
+
+
+@responses.activate
+def test_lean_post_sends_what_session_post_would() -> None:
+    responses.add(responses.POST, "https://svc.test/a?x=1", body=b"ok")
+    transport = _transport()
+    assert transport._prepare("https://svc.test/a?x=1", ENVELOPE, SOAP_HEADERS) is not None
+    assert transport.post("https://svc.test/a?x=1", ENVELOPE, SOAP_HEADERS).content == b"ok"
+    sent = responses.calls[0].request
+    assert sent.headers["SOAPAction"] == '"urn:x#Op"'
+    assert sent.headers["User-Agent"].startswith("Zeep/")  # zeep's session header kept
+    assert sent.headers["Content-Length"] == str(len(ENVELOPE))
+    assert sent.body == ENVELOPE
+
+
+@responses.activate
+def test_lean_post_follows_redirects_and_keeps_cookies() -> None:
+    responses.add(
+        responses.POST,
+        "https://svc.test/old",
+        status=307,
+        headers={"Location": "https://svc.test/new", "Set-Cookie": "route=b; Path=/"},
+    )
+    responses.add(responses.POST, "https://svc.test/new", body=b"moved")
+    transport = _transport()
+    assert transport.post("https://svc.test/old", ENVELOPE, SOAP_HEADERS).content == b"moved"
+    assert transport.session.cookies.get("route") == "b"
+    # with a cookie in the jar the full requests path is used, and the cookie is sent
+    assert transport._prepare("https://svc.test/new", ENVELOPE, SOAP_HEADERS) is None
+    transport.post("https://svc.test/new", ENVELOPE, SOAP_HEADERS)
+    assert responses.calls[-1].request.headers["Cookie"] == "route=b"
+
+
+@responses.activate
+def test_session_auth_takes_the_full_requests_path() -> None:
+    responses.add(responses.POST, "https://svc.test/a", body=b"ok")
+    transport = _transport()
+    transport.session.auth = ("user", "pw")
+    assert transport._prepare("https://svc.test/a", ENVELOPE, SOAP_HEADERS) is None
+    transport.post("https://svc.test/a", ENVELOPE, SOAP_HEADERS)
+    assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
