@@ -12,8 +12,8 @@ from soapguard._state import Failure
 from soapguard.retry import RetryBudget, decide, idempotent_override
 
 
-def failure(type_: str, sent: str = "full", **kw: object) -> Failure:
-    return Failure(type=type_, origin=None, message="m", request_sent=sent, **kw)  # type: ignore[arg-type]
+def failure(type_: str, sent: str = "full", origin: str | None = None, **kw: object) -> Failure:
+    return Failure(type=type_, origin=origin, message="m", request_sent=sent, **kw)  # type: ignore[arg-type]
 
 
 def run(f: Failure, *, idem: bool = False, attempt: int = 1, remaining: float = 10.0, **kw: object):
@@ -67,8 +67,16 @@ def test_not_sent_is_retried_for_any_operation(kind: str) -> None:
 )
 @pytest.mark.parametrize("sent", ["none", "full"])
 def test_deterministic_failures_are_never_retried(kind: str, sent: str) -> None:
-    decision = run(failure(kind, sent), idem=True)
+    origin = "peer" if kind.startswith("tls.") else None  # the peer refused us
+    decision = run(failure(kind, sent, origin), idem=True)
     assert (decision.retry, decision.reason) == (False, "non_retryable")
+
+
+def test_only_the_peers_handshake_failure_is_deterministic() -> None:
+    peer = Failure(type="tls.handshake_failure", origin="peer", message="m", request_sent="none")
+    local = Failure(type="tls.handshake_failure", origin="local", message="m", request_sent="none")
+    assert run(peer).reason == "non_retryable"
+    assert run(local).reason == "not_sent"
 
 
 @pytest.mark.parametrize(("status", "retry"), [(502, True), (503, True), (504, True), (500, False)])

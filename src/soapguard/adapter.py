@@ -36,9 +36,11 @@ from .config import Config
 
 logger = logging.getLogger(__name__)
 
-#: urllib3 must never retry on its own: a hidden retry could replay a write
+#: urllib3 must never retry on its own: a hidden retry could replay a write.  ``read=False``
+#: re-raises read errors as they are (as requests' default does), so a read timeout stays a
+#: ``requests.ReadTimeout`` instead of a ``ConnectionError(MaxRetryError(...))``.
 NO_RETRIES = Retry(
-    total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_redirect=False
+    total=0, connect=0, read=False, redirect=0, status=0, other=0, raise_on_redirect=False
 )
 
 

@@ -16,7 +16,10 @@ subclass both :class:`SoapGuardError` and that class::
             │   ├── ReadTimeout                also requests.exceptions.ReadTimeout
             │   └── DeadlineExceeded           error.type "timeout.deadline"
             ├── ChunkedEncodingError           also requests.exceptions.ChunkedEncodingError
-            └── ContentDecodingError           also requests.exceptions.ContentDecodingError
+            ├── ContentDecodingError           also requests.exceptions.ContentDecodingError
+            ├── HTTPError                      also requests.exceptions.HTTPError
+            ├── TooManyRedirects               also requests.exceptions.TooManyRedirects
+            └── InvalidURL                     also requests.exceptions.InvalidURL
 
     zeep.exceptions.Fault, TransportError, XMLSyntaxError  raised unchanged, with .report attached
 
@@ -48,12 +51,15 @@ __all__ = [
     "ConnectionError",
     "ContentDecodingError",
     "DeadlineExceeded",
+    "HTTPError",
+    "InvalidURL",
     "ProxyError",
     "ReadTimeout",
     "RequestError",
     "SSLError",
     "SoapGuardError",
     "Timeout",
+    "TooManyRedirects",
     "error_for",
     "scrub_chain",
 ]
@@ -125,6 +131,18 @@ class ChunkedEncodingError(RequestError, rex.ChunkedEncodingError):
     pass
 
 
+class HTTPError(RequestError, rex.HTTPError):
+    pass
+
+
+class TooManyRedirects(RequestError, rex.TooManyRedirects):
+    pass
+
+
+class InvalidURL(RequestError, rex.InvalidURL):
+    pass
+
+
 class ContentDecodingError(RequestError, rex.ContentDecodingError):
     pass
 
@@ -139,6 +157,9 @@ _BY_REQUESTS_CLASS: tuple[tuple[type[BaseException], type[RequestError]], ...] =
     (rex.ConnectionError, ConnectionError),
     (rex.ChunkedEncodingError, ChunkedEncodingError),
     (rex.ContentDecodingError, ContentDecodingError),
+    (rex.HTTPError, HTTPError),
+    (rex.TooManyRedirects, TooManyRedirects),
+    (rex.InvalidURL, InvalidURL),
 )
 
 # when the original is not a requests exception, pick by taxonomy

@@ -69,6 +69,19 @@ class Decision:
         return self.retry and self.reason == "not_sent"
 
 
+def _local_handshake_failure(failure: Failure) -> bool:
+    """A handshake we broke off ourselves (e.g. a corrupted message), not the peer's refusal.
+
+    Only the peer's ``handshake_failure`` alert is deterministic; one raised on our
+    side before anything was sent is retried like any other failure that never left.
+    """
+    return (
+        failure.type == "tls.handshake_failure"
+        and failure.origin != "peer"
+        and failure.request_sent == "none"
+    )
+
+
 def is_transient(failure: Failure) -> bool:
     if failure.type == "http.status":
         return failure.http_status in TRANSIENT_STATUSES
@@ -91,7 +104,7 @@ def decide(
     ``sleep`` the proposed backoff.  The budget is only consulted (and only
     charged) when every other rule says yes.
     """
-    if failure.type in NEVER_RETRIED:
+    if failure.type in NEVER_RETRIED and not _local_handshake_failure(failure):
         return Decision(
             False, "deadline" if failure.type == "timeout.deadline" else "non_retryable"
         )
