@@ -26,6 +26,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._state import Failure, Progress
+from .classify import failure_fields
 from .config import Config
 from .hints import hint_for
 from .redact import redact_text, redact_url, truncate
@@ -174,18 +175,11 @@ def attempt_event(
 ) -> dict[str, Any]:
     """The ``soapguard.attempt_failed`` event for one failed attempt."""
     event = _skeleton("soapguard.attempt_failed", ctx)
+    event["attempt"] = attempt
+    event.update(failure_fields(failure))
+    event["error.message"] = truncate(redact_text(failure.message), MESSAGE_LIMIT)
     event.update(
         {
-            "attempt": attempt,
-            "error.type": failure.type,
-            "error.origin": failure.origin,
-            "error.message": truncate(redact_text(failure.message), MESSAGE_LIMIT),
-            "phase": failure.phase,
-            "request_sent": failure.request_sent,
-            "openssl.library": failure.library,
-            "openssl.reason": failure.reason,
-            "http.response.status_code": failure.http_status,
-            "error.retry_after": failure.retry_after,
             "duration_ms": duration_ms,
             "decision": decision,
             "decision_reason": decision_reason,
