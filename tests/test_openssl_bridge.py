@@ -7,13 +7,12 @@ import ctypes
 import socket
 import ssl
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterator
-from types import TracebackType
 
 import pytest
 
+from servers.oneshot import OneShotServer
 from soapguard import _openssl, tls
 from soapguard._state import ConnInfo
 from soapguard.config import Config
@@ -21,36 +20,8 @@ from soapguard.config import Config
 V = ssl.TLSVersion
 
 
-class OneShotServer:
-    """Accepts one TLS connection on 127.0.0.1 and reads a short hello on it in a thread."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(10)
-        self.port: int = self.listener.getsockname()[1]
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            raw, _ = self.listener.accept()
-            raw.settimeout(10)
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                conn.recv(5)
-        except Exception as exc:
-            self.error = exc
-
-    def __enter__(self) -> OneShotServer:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.listener.close()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
+def read_hello(conn: ssl.SSLSocket) -> None:
+    conn.recv(5)
 
 
 def connect(ctx: ssl.SSLContext, port: int) -> ConnInfo:
@@ -76,7 +47,7 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def server(server_ssl_context: Callable[..., ssl.SSLContext]) -> Callable[..., OneShotServer]:
-    return lambda **versions: OneShotServer(server_ssl_context(**versions))
+    return lambda **versions: OneShotServer(server_ssl_context(**versions), read_hello)
 
 
 def test_validation_succeeds_on_this_interpreter() -> None:

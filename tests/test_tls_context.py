@@ -7,16 +7,15 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
+from servers.oneshot import OneShotServer
 from soapguard import tls
 from soapguard._state import ConnInfo
 from soapguard.config import Config
@@ -31,42 +30,6 @@ TLS10_DEPRECATED = pytest.mark.filterwarnings(
 FORBIDDEN = re.compile(
     r"Au=None|Enc=None|Enc=RC4|Enc=3DES|Enc=DES\(|Mac=MD5|Kx=\w*PSK|Kx=SRP|export", re.IGNORECASE
 )
-
-
-class OneShotServer:
-    """Accepts one TLS connection on 127.0.0.1 and runs ``handler`` on it in a thread."""
-
-    def __init__(
-        self, context: ssl.SSLContext, handler: Callable[[ssl.SSLSocket], None] = lambda s: None
-    ) -> None:
-        self.context, self.handler = context, handler
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(10)
-        self.port: int = self.listener.getsockname()[1]
-        self.error: BaseException | None = None
-        self.peer_cert: dict[str, object] | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            raw, _ = self.listener.accept()
-            raw.settimeout(10)
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                self.peer_cert = conn.getpeercert()  # type: ignore[assignment]
-                self.handler(conn)
-        except Exception as exc:
-            self.error = exc
-
-    def __enter__(self) -> OneShotServer:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.listener.close()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
 
 
 def handshake(ctx: ssl.SSLContext, port: int, hostname: str = "localhost") -> ConnInfo:

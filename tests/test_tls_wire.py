@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterator
-from types import TracebackType
 
 import pytest
 
+from servers.oneshot import OneShotServer
 from soapguard import _trace, tls
 from soapguard._state import ConnInfo, begin_attempt, end_attempt
 from soapguard.config import Config
@@ -34,37 +33,10 @@ def recv_exactly(sock: ssl.SSLSocket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-class EchoServer:
-    """One TLS connection on 127.0.0.1: reads PAYLOAD bytes, sends them back, waits for EOF."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(10)
-        self.port: int = self.listener.getsockname()[1]
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            raw, _ = self.listener.accept()
-            raw.settimeout(10)
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                conn.sendall(recv_exactly(conn, PAYLOAD))
-                conn.recv(1)
-        except (ssl.SSLError, ConnectionError) as exc:
-            self.error = exc
-
-    def __enter__(self) -> EchoServer:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.listener.close()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
+def echo_payload(conn: ssl.SSLSocket) -> None:
+    """Read PAYLOAD bytes, send them back, wait for the client's EOF."""
+    conn.sendall(recv_exactly(conn, PAYLOAD))
+    conn.recv(1)
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +76,10 @@ def test_record_sizes_both_directions(
     an RFC 6066 size, so it caps only what we send; no cap gives full 16 KB records."""
     ctx = tls.context_for(Config(ca_bundle=ca_file, max_record_size=cap))
     server_ctx = server_ssl_context(min_version=version, max_version=version)
-    with EchoServer(server_ctx) as server, FaultProxy(("127.0.0.1", server.port)) as proxy:
+    with (
+        OneShotServer(server_ctx, echo_payload) as server,
+        FaultProxy(("127.0.0.1", server.port)) as proxy,
+    ):
         info, conn = exchange(ctx, proxy.port, proxy)
     assert server.error is None
     assert conn is not None
@@ -133,7 +108,10 @@ def test_tracer_agrees_with_the_proxy(
 ) -> None:
     ctx = tls.context_for(Config(ca_bundle=ca_file, max_record_size=2048))
     server_ctx = server_ssl_context(min_version=version, max_version=version)
-    with EchoServer(server_ctx) as server, FaultProxy(("127.0.0.1", server.port)) as proxy:
+    with (
+        OneShotServer(server_ctx, echo_payload) as server,
+        FaultProxy(("127.0.0.1", server.port)) as proxy,
+    ):
         info, conn = exchange(ctx, proxy.port, proxy)
     assert conn is not None
     records = info.records
@@ -152,7 +130,7 @@ def test_tracing_off_leaves_records_unobserved(
     ca_file: str, server_ssl_context: Callable[..., ssl.SSLContext]
 ) -> None:
     ctx = tls.context_for(Config(ca_bundle=ca_file, trace_records=False))
-    with EchoServer(server_ssl_context()) as server:
+    with OneShotServer(server_ssl_context(), echo_payload) as server:
         info, _ = exchange(ctx, server.port)
     assert info.records is None
 
@@ -175,7 +153,7 @@ def test_alert_we_send_is_linked_to_the_attempt(
     server_ssl_context: Callable[..., ssl.SSLContext],
 ) -> None:
     ctx = tls.context_for(Config())  # the system store does not trust the test CA
-    with EchoServer(server_ssl_context()) as server:
+    with OneShotServer(server_ssl_context(), echo_payload) as server:
         info = _failed_handshake(ctx, server.port)
     assert info.records is not None
     assert info.records.alert_out == (FATAL, ALERT_UNKNOWN_CA)
@@ -186,7 +164,7 @@ def test_peer_alert_is_linked_to_the_attempt(
     ca_file: str, server_ssl_context: Callable[..., ssl.SSLContext]
 ) -> None:
     ctx = tls.context_for(Config(ca_bundle=ca_file, tls_profile="modern"))
-    with EchoServer(server_ssl_context(max_version=V.TLSv1_2)) as server:
+    with OneShotServer(server_ssl_context(max_version=V.TLSv1_2), echo_payload) as server:
         info = _failed_handshake(ctx, server.port)
     assert info.records is not None
     assert info.records.alert_in == (FATAL, ALERT_PROTOCOL_VERSION)
