@@ -4,10 +4,41 @@
 loopback and injects the failures fragile enterprise TLS peers produce: damaged
 records (``bad record MAC``), resets, truncated bodies and stalls.  See
 ``docs/fault-proxy.md``.
+
+Names load on first use (PEP 562): the pytest plugin in this package is loaded
+into every pytest run once soapguard is installed, and must cost nothing there.
 """
 
-from ._faults import SPEC_FORMS, Fault
-from ._proxy import FaultProxy
-from ._stats import ConnectionRecord, FiredFault, ProxyStats
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._faults import SPEC_FORMS, Fault
+    from ._proxy import FaultProxy
+    from ._stats import ConnectionRecord, FiredFault, ProxyStats
+
+_LAZY = {
+    "SPEC_FORMS": "._faults",
+    "Fault": "._faults",
+    "FaultProxy": "._proxy",
+    "ConnectionRecord": "._stats",
+    "FiredFault": "._stats",
+    "ProxyStats": "._stats",
+}
 
 __all__ = ["SPEC_FORMS", "ConnectionRecord", "Fault", "FaultProxy", "FiredFault", "ProxyStats"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
