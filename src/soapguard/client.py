@@ -24,7 +24,7 @@ from zeep.proxy import OperationProxy, ServiceProxy
 from ._call import CallRunner
 from .config import Config
 from .diagnostics import CallContext
-from .redact import install_zeep_log_redaction
+from .logredact import install_zeep_log_redaction
 from .retry import idempotent_override
 from .transport import Transport
 

@@ -1,4 +1,4 @@
-"""Masking of secrets in envelopes, headers, URLs and free text, and a log filter that applies it.
+"""Masking of secrets in envelopes, headers, URLs and free text.
 
 Everything soapguard logs, emits or puts into an exception message goes
 through this module.  The rules are deliberately greedy: masking a value that
@@ -14,17 +14,16 @@ was not secret costs a little readability, leaking one is not recoverable.
   registered once with :func:`register_secrets` and masked everywhere after,
   also in their XML-escaped and percent-encoded forms.  They are stored in
   memory only and never logged.
-* :class:`RedactingFilter` and :func:`install_zeep_log_redaction` make zeep's
-  own DEBUG logging of whole envelopes safe.
+
+:mod:`soapguard.logredact` applies these rules to log records (zeep's own DEBUG
+logging of whole envelopes included).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import threading
-import traceback
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -32,9 +31,6 @@ from lxml import etree
 
 __all__ = [
     "MASK",
-    "ZEEP_LOGGERS",
-    "RedactingFilter",
-    "install_zeep_log_redaction",
     "redact_headers",
     "redact_message",
     "redact_text",
@@ -276,80 +272,3 @@ def redact_message(text: str, sensitive: Iterable[str] = (), secrets: Iterable[s
         return redact_text(text, secrets)
     head, tail = text[: start.start()], text[start.start() :]
     return redact_text(head, secrets) + _mask_secrets(redact_xml(tail, sensitive), secrets)
-
-
-# -- logging -------------------------------------------------------------------------------------
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites each record it sees into its redacted, fully formatted message.
-
-    ``record.msg`` becomes the redacted text and ``record.args`` ``None``; an
-    exception's traceback is formatted, redacted into ``record.exc_text`` and
-    ``record.exc_info`` cleared, so no handler can format the raw exception.
-    """
-
-    def __init__(self, sensitive: Iterable[str] = (), *, limit: int | None = None) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._sensitive = _names(sensitive)
-        self.limit = limit
-
-    @property
-    def sensitive(self) -> frozenset[str]:
-        return self._sensitive
-
-    def add_sensitive(self, names: Iterable[str]) -> None:
-        with self._lock:
-            self._sensitive = self._sensitive | _names(names)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = redact_message(record.getMessage(), self._sensitive)
-            record.msg = message if self.limit is None else truncate(message, self.limit)
-            if record.exc_info and not record.exc_text:
-                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            if record.exc_text:
-                record.exc_text = redact_text(record.exc_text)
-            if record.stack_info:
-                record.stack_info = redact_text(record.stack_info)
-        except Exception:  # a log call must never fail, nor leak because redaction did
-            record.msg = "[soapguard: message withheld, it could not be redacted]"
-            record.exc_text = None
-            record.stack_info = None
-        record.args = None
-        record.exc_info = None
-        return True
-
-
-#: zeep loggers (4.3.x) whose records can carry envelopes, URLs or values, plus urllib3's
-#: connection pool, which logs request paths with their query strings
-ZEEP_LOGGERS = (
-    *(f"zeep.{name}" for name in ("transports", "wsdl.bindings.soap", "wsdl.bindings.http")),
-    *(f"zeep.{name}" for name in ("wsdl.wsdl", "cache", "client", "proxy", "xsd.schema")),
-    *(f"zeep.xsd.{name}" for name in ("visitor", "types.simple", "types.complex", "types.any")),
-    *(f"zeep.xsd.elements.{name}" for name in ("attribute", "element", "any")),
-    "zeep",
-    "urllib3.connectionpool",
-)
-
-_install_lock = threading.Lock()
-_zeep_filter: RedactingFilter | None = None
-
-
-def install_zeep_log_redaction(sensitive: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
-    """Put one shared :class:`RedactingFilter` on every logger in :data:`ZEEP_LOGGERS`.
-
-    Idempotent; later calls merge their sensitive names and secrets into it.
-    """
-    global _zeep_filter
-    register_secrets(secrets)
-    with _install_lock:
-        if _zeep_filter is None:
-            _zeep_filter = RedactingFilter(sensitive)
-        else:
-            _zeep_filter.add_sensitive(sensitive)
-        for name in ZEEP_LOGGERS:
-            log = logging.getLogger(name)
-            if _zeep_filter not in log.filters:
-                log.addFilter(_zeep_filter)

@@ -41,7 +41,8 @@ from .classify import mapped_errors
 from .config import Config
 from .diagnostics import CallContext
 from .errors import SoapGuardError
-from .redact import install_zeep_log_redaction, redact_url, redact_xml, truncate
+from .logredact import install_zeep_log_redaction
+from .redact import redact_url, redact_xml, truncate
 from .retry import TRANSIENT_STATUSES, idempotent_override
 
 logger = logging.getLogger(__name__)
