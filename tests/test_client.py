@@ -209,3 +209,26 @@ def test_config_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     client = soapguard.Client(str(WSDL_DIR / "ledger.wsdl"))
     assert client.config.max_attempts == 5
     assert client.transport.config is client.config
+
+
+def test_a_plugins_own_error_is_not_a_transport_failure(ledger: LedgerServer, ca_file: str) -> None:
+    from zeep import Plugin
+
+    calls: list[str] = []
+    events: list[dict[str, Any]] = []
+
+    class Broken(Plugin):  # type: ignore[misc]
+        def egress(
+            self, envelope: Any, http_headers: Any, operation: Any, binding_options: Any
+        ) -> Any:
+            calls.append(operation.name)
+            raise FileNotFoundError(2, "signing key not found")
+
+    config = Config(ca_bundle=ca_file, idempotent_operations=("*",), on_event=events.append)
+    client = soapguard.Client(ledger.wsdl_url, plugins=[Broken()], config=config)
+    with pytest.raises(FileNotFoundError) as info:
+        client.service.GetBalance(account="1")
+    assert not isinstance(info.value, soapguard.SoapGuardError)
+    assert calls == ["GetBalance"]  # not retried
+    assert events == []  # and not reported as a transport failure
+    assert ledger.requests_seen == 0

@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import http.client
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -47,7 +49,11 @@ HANDLED: tuple[type[BaseException], ...] = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
-    OSError,
+    # network OSErrors only: a FileNotFoundError from a plugin is not an exchange failure
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    ssl.SSLError,
     zeep.exceptions.Fault,
     zeep.exceptions.TransportError,
     zeep.exceptions.XMLSyntaxError,
