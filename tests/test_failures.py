@@ -157,3 +157,14 @@ def test_certificate_for_the_wrong_host(
         service.GetBalance(account="1")
     assert isinstance(info.value, soapguard.SoapGuardError)
     check(info.value, error_type="tls.certificate", request_sent="none", phase="handshake")
+
+
+def test_zeeps_transport_timeout_settings_are_honoured(faulty: Any) -> None:
+    with faulty("1.3", read_timeout=30) as r:
+        r.proxy.add_fault(Fault.stall(seconds=3))
+        with (
+            r.client.transport.settings(timeout=0.3),
+            pytest.raises(requests.exceptions.ReadTimeout) as info,
+        ):
+            r.service.GetBalance(account="1")
+        assert info.value.report["error.type"] == "timeout.read"  # type: ignore[attr-defined]

@@ -199,22 +199,17 @@ class CallRunner:
         try:
             if remaining <= 0:
                 raise DeadlineReached(f"deadline of {cfg.deadline:g}s reached before the attempt")
-            progress.timeout = (
-                min(cfg.connect_timeout, remaining),
-                min(cfg.read_timeout, remaining),
-            )
+            progress.time_left = remaining
             return fn()
         finally:
             end_attempt(token)
 
     def _classify(self, exc: BaseException, progress: Progress, deadline_at: float) -> Failure:
         failure = classify(exc, progress)
-        timeout = progress.timeout
-        shrunk = timeout is not None and (
-            timeout[0] < self.config.connect_timeout or timeout[1] < self.config.read_timeout
-        )
         if isinstance(exc, DeadlineReached) or (
-            failure.type.startswith("timeout.") and shrunk and self._clock() >= deadline_at - 0.01
+            failure.type.startswith("timeout.")
+            and progress.deadline_capped
+            and self._clock() >= deadline_at - 0.01
         ):
             failure = dataclasses.replace(
                 failure,

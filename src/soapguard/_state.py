@@ -98,8 +98,10 @@ class Progress:
     request_complete: bool = False
     response_started: bool = False
     reused_connection: bool | None = None
-    #: (connect, read) timeout this attempt runs with; None outside a soapguard call
-    timeout: tuple[float, float] | None = None
+    #: seconds left before the call's deadline when this attempt started (None: no deadline)
+    time_left: float | None = None
+    #: the transport shrank this attempt's timeouts to ``time_left``
+    deadline_capped: bool = False
     status: int | None = None
     response_headers: dict[str, str] | None = None
     conn: ConnInfo | None = None

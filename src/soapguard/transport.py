@@ -131,7 +131,9 @@ class Transport(zeep.Transport):
         self, address: str, message: bytes | str, headers: dict[str, str], standalone: bool = False
     ) -> requests.Response:
         progress = current_progress()
-        timeout = progress.timeout if progress and progress.timeout else self.operation_timeout
+        timeout = self.operation_timeout
+        if progress is not None and progress.time_left is not None:
+            timeout, progress.deadline_capped = _cap(timeout, progress.time_left)
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "POST %s\n%s",
@@ -243,6 +245,16 @@ class Transport(zeep.Transport):
             if len(self._proxy_cache) < 1024:
                 self._proxy_cache[key] = cached
         return cached
+
+
+def _cap(timeout: Any, left: float) -> tuple[Any, bool]:
+    """``timeout`` (None, seconds or (connect, read)) shrunk to a deadline's ``left`` seconds."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+    else:
+        connect = read = timeout
+    capped = tuple(left if t is None or t > left else t for t in (connect, read))
+    return capped, capped != (connect, read)
 
 
 def _bypass(host: str, proxies: dict[str, str]) -> bool:
