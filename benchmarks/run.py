@@ -7,8 +7,8 @@ Usage::
 
 Sections: keep-alive, new-connection, recovery, record-caps, memory,
 diagnostics, import-time (all by default), and profile (only with
-``--profile`` or ``--only profile``: cProfile breakdown plus A/B measurements
-of candidate fixes).  Every section prints its rows as it finishes; a
+``--profile`` or ``--only profile``: a cProfile breakdown of a kept-alive
+call).  Every section prints its rows as it finishes; a
 markdown table of all rows closes the run.  Exit status: 0 when every section
 ran (whether or not it met its target), 1 when one crashed, 2 on bad usage.
 See docs/benchmarks.md for the method.
@@ -31,7 +31,7 @@ if str(_HERE) not in sys.path:  # run as a script from anywhere
 from _calls import keep_alive, new_connection, tracing_cost  # noqa: E402
 from _measure import Row, machine  # noqa: E402
 from _plan import Plan  # noqa: E402
-from _profile import breakdown, prototypes  # noqa: E402
+from _profile import breakdown  # noqa: E402
 from _resilience import memory, recovery  # noqa: E402
 from _startup import import_time  # noqa: E402
 from _transfer import record_caps  # noqa: E402
@@ -45,7 +45,7 @@ SERVER = (
 def _profile_section(plan: Plan) -> list[Row]:
     for line in breakdown(plan):
         print(line, flush=True)
-    return prototypes(plan)
+    return []
 
 
 SECTIONS: dict[str, Callable[[Plan], list[Row]]] = {
