@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -103,7 +104,7 @@ class Progress:
     #: the transport shrank this attempt's timeouts to ``time_left``
     deadline_capped: bool = False
     status: int | None = None
-    response_headers: dict[str, str] | None = None
+    response_headers: Mapping[str, str] | None = None
     conn: ConnInfo | None = None
 
     @property

@@ -109,7 +109,7 @@ class _Instrumented:
             progress.response_started = True
             progress.phase = "receive"
             progress.status = response.status
-            progress.response_headers = dict(response.headers)
+            progress.response_headers = response.headers  # case-insensitive, no copy
         return response
 
 
