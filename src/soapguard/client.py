@@ -25,7 +25,7 @@ from ._call import CallRunner
 from .config import Config
 from .diagnostics import CallContext
 from .logredact import install_zeep_log_redaction
-from .retry import idempotent_override
+from .retry import is_idempotent
 from .transport import Transport
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
@@ -110,10 +110,7 @@ class Client(zeep.Client):
 
     def is_idempotent(self, operation: str) -> bool:
         """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""
-        override = idempotent_override()
-        if override is not None:
-            return override
-        return self.config.is_idempotent(operation)
+        return is_idempotent(self.config, operation)
 
     def bind(self, service_name: str | None = None, port_name: str | None = None) -> Any:
         if not self.wsdl.services:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._state import Failure
+from .config import Config
 
 Reason = Literal[
     "idempotent",
@@ -209,6 +210,12 @@ def idempotent(value: bool = True) -> Iterator[None]:
         yield
     finally:
         _override.reset(token)
+
+
+def is_idempotent(config: Config, operation: str) -> bool:
+    """Whether a call to ``operation`` may be replayed: ``idempotent()`` wins over the config."""
+    override = _override.get()
+    return config.is_idempotent(operation) if override is None else override
 
 
 def idempotent_override() -> bool | None:

@@ -43,7 +43,7 @@ from .diagnostics import CallContext
 from .errors import SoapGuardError
 from .logredact import install_zeep_log_redaction
 from .redact import redact_url, redact_xml, truncate
-from .retry import TRANSIENT_STATUSES, idempotent_override
+from .retry import TRANSIENT_STATUSES, is_idempotent
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +106,11 @@ class Transport(zeep.Transport):
         if current_progress() is not None:  # inside a soapguard.Client attempt
             return self._send(address, message, headers)
         operation = operation_name(headers, message)
-        override = idempotent_override()
         ctx = CallContext(
             service=None,
             method=operation,
             url=address,
-            idempotent=override
-            if override is not None
-            else self.config.is_idempotent(operation or ""),
+            idempotent=is_idempotent(self.config, operation or ""),
             max_attempts=self.config.max_attempts,
         )
         try:
