@@ -199,7 +199,9 @@ class Transport(zeep.Transport):
         prepared.url = url
         merged = CaseInsensitiveDict(session.headers)
         merged.update(headers)
-        prepared.headers = CaseInsensitiveDict((k, v) for k, v in merged.items() if v is not None)
+        for name in [k for k, v in merged.items() if v is None]:  # as merge_setting drops them
+            del merged[name]
+        prepared.headers = merged
         # redirects copy the request's jar into the next hop, as prepare_cookies would
         setattr(prepared, "_cookies", RequestsCookieJar())  # noqa: B010 - not in the stubs
         prepared.prepare_body(message, None)
