@@ -84,7 +84,6 @@ def observed_progress() -> Progress:
     )
     return Progress(
         phase="receive",
-        bytes_to_send=340,
         bytes_sent=340,
         request_complete=True,
         response_started=True,

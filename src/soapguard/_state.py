@@ -92,7 +92,6 @@ class Progress:
     """How far one attempt (one HTTP request) got.  Written by the connection."""
 
     phase: Phase = "connect"
-    bytes_to_send: int | None = None
     bytes_sent: int = 0
     #: a write raised: some of its bytes may have left even though none were counted
     send_interrupted: bool = False
