@@ -9,6 +9,7 @@ genuine (two in-memory TLS endpoints, one record damaged) or carry
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import socket
 import ssl
@@ -543,7 +544,7 @@ def test_unknown_progress_never_makes_a_request_look_unsent(make) -> None:
         assert classify(make(), progress).request_sent == "full"
 
 
-# -- reusing a classification already made --------------------------------------------------------
+# -- a carried report is never evidence -----------------------------------------------------------
 
 REPORT = {
     "error.type": "tls.bad_record_mac",
@@ -557,28 +558,26 @@ REPORT = {
 }
 
 
-def test_a_soapguard_error_with_a_report_keeps_its_classification() -> None:
-    exc = SSLError("tls.bad_record_mac (peer) during wait ...", report=REPORT)
-    for raised in (exc, linked(RuntimeError("wrapped"), exc)):
-        failure = classify(raised, observed("connect", "none"))
-        assert (failure.type, failure.origin, failure.phase) == (
-            "tls.bad_record_mac",
-            "peer",
-            "wait",
-        )
-        assert (failure.request_sent, failure.reason) == ("full", "SSLV3_ALERT_BAD_RECORD_MAC")
-        assert failure.message == REPORT["error.message"]
+def test_a_report_in_the_chain_never_replaces_this_attempts_evidence() -> None:
+    # the report describes an earlier attempt (request_sent=full); this attempt's own
+    # connection saw a reset before any byte left, and only that may count
+    earlier = SSLError("tls.bad_record_mac (peer) during wait ...", report=REPORT)
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    reset.__context__ = earlier
+    failure = classify(linked(RuntimeError("wrapped"), reset), observed("connect", "none"))
+    assert (failure.type, failure.request_sent, failure.phase) == (
+        "connection.reset",
+        "none",
+        "connect",
+    )
 
 
-def test_a_call_report_is_reused_through_its_last_attempt() -> None:
-    exc = SSLError("call failed", report={"event": "soapguard.call_failed", "attempts": [REPORT]})
-    assert classify(exc).type == "tls.bad_record_mac"
-
-
-def test_a_report_without_a_known_type_is_ignored() -> None:
-    exc = SSLError("odd", report={"error.type": "bogus", "phase": "wait"})
-    exc.__context__ = ssl_error("NO_SHARED_CIPHER", "no shared cipher")
-    assert classify(exc).type == "tls.no_shared_cipher"
+def test_a_report_saying_nothing_was_sent_never_makes_a_sent_request_look_unsent() -> None:
+    earlier = SSLError("reset on accept", report={**REPORT, "request_sent": "none"})
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    reset.__context__ = earlier
+    assert classify(reset, observed("wait", "full")).request_sent == "full"
+    assert classify(reset).request_sent == "full"  # no evidence at all: assume it left
 
 
 def test_deadline_wins_over_a_carried_report() -> None:

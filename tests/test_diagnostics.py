@@ -173,7 +173,7 @@ def test_observed_facts_are_copied() -> None:
 def test_call_facts_and_decision() -> None:
     event = build(progress=observed_progress(), attempt=2)
     assert event["event"] == "soapguard.attempt_failed"
-    assert event["schema_version"] == SCHEMA_VERSION == 1
+    assert event["schema_version"] == SCHEMA_VERSION == 2
     assert event["rpc.system"] == "soap"
     assert event["rpc.service"] == "LedgerService"
     assert event["rpc.method"] == "GetBalance"

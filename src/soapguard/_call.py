@@ -38,7 +38,14 @@ from ._state import Failure, Progress, begin_attempt, end_attempt
 from .classify import classify
 from .config import Config
 from .diagnostics import CallContext, Emitter, attempt_event, call_event
-from .errors import DeadlineExceeded, SoapGuardError, error_for, scrub_chain
+from .errors import (
+    DeadlineExceeded,
+    SoapGuardError,
+    error_for,
+    outcome_note,
+    scrub_chain,
+    with_outcome,
+)
 from .retry import BudgetRegistry, Decision, RetryBudget, decide
 
 T = TypeVar("T")
@@ -91,13 +98,17 @@ class CallRunner:
         state: dict[str, Any] = {}
         try:
             result = self._attempt(fn, state, deadline_at)
-        except HANDLED as first:
-            return self._recover(fn, ctx, first, state, started, deadline_at, budget, span)
+        except HANDLED as exc:
+            first: BaseException = exc
         except BaseException:
             span.end(ok=False, resend_count=0, error_type=None)
             raise
-        span.end(ok=True, resend_count=0, error_type=None)
-        return result
+        else:
+            span.end(ok=True, resend_count=0, error_type=None)
+            return result
+        # Recovery runs outside the except block on purpose: every later attempt's
+        # exception must not chain to this one, or its evidence could be mistaken for theirs.
+        return self._recover(fn, ctx, first, state, started, deadline_at, budget, span)
 
     def _recover(
         self,
@@ -180,7 +191,10 @@ class CallRunner:
                 raise
             final = self._finish(ctx, attempts, started, failed=True)
             span.end(ok=False, resend_count=len(attempts) - 1, error_type=final.get("error.type"))
-            err = self._with_report(exc, state["failure"], {**final, "attempts": attempts})
+            failure: Failure = state["failure"]
+            err = self._with_report(exc, failure, {**final, "attempts": attempts})
+            if failure.outcome == "unknown":
+                with_outcome(err, outcome_note(state["decision"].reason))
             scrub_chain(err)
             scrub_chain(exc)  # chained below as __cause__: tracebacks print it too
             if err is exc:
@@ -205,7 +219,15 @@ class CallRunner:
             end_attempt(token)
 
     def _classify(self, exc: BaseException, progress: Progress, deadline_at: float) -> Failure:
-        failure = classify(exc, progress)
+        # Only this attempt's own evidence counts: the failure mapped_errors() computed from
+        # this very Progress, or a fresh classification of the exception against it.
+        own = getattr(exc, "failure", None)
+        if isinstance(exc, SoapGuardError) and getattr(exc, "progress", None) is progress:
+            failure = own if isinstance(own, Failure) else classify(exc, progress)
+        else:
+            failure = classify(exc, progress)
+        if isinstance(exc, DeadlineReached):
+            failure = dataclasses.replace(failure, request_sent="none", phase=None)
         if isinstance(exc, DeadlineReached) or (
             failure.type.startswith("timeout.")
             and progress.deadline_capped

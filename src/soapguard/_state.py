@@ -157,3 +157,11 @@ class Failure:
     http_status: int | None = None
     #: seconds, parsed from a ``Retry-After`` response header
     retry_after: float | None = None
+
+    @property
+    def outcome(self) -> Literal["failed", "unknown"]:
+        """Whether the operation may have run on the server: ``unknown`` unless nothing
+        left (``request_sent: none``) or the server itself answered with an error."""
+        if self.request_sent == "none" or self.type in ("http.status", "soap.fault"):
+            return "failed"
+        return "unknown"

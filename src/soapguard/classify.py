@@ -10,10 +10,9 @@ and raises soapguard's exception instead.
 
 Evidence, strongest first:
 
-1. a classification already made: ``soapguard.errors.DeadlineExceeded`` is
-   always ``timeout.deadline``; an exception whose ``.report`` has a known
-   ``error.type`` (a soapguard exception re-raised through the client) keeps
-   it;
+1. ``soapguard.errors.DeadlineExceeded`` is always ``timeout.deadline``.
+   A ``.report`` found on an exception in the chain is never evidence: it may
+   describe an earlier attempt, and one attempt is judged only by what it saw;
 2. the attempt's :class:`~soapguard._state.Progress` (phase, bytes written,
    TLS version, traced records), *if something wrote to it* -- a ``Progress``
    still in its initial state (e.g. behind a mocked transport) is no evidence;
@@ -59,7 +58,7 @@ import http.client
 import logging
 import ssl
 from collections.abc import Callable, Iterator
-from typing import Any, get_args
+from typing import Any
 
 import requests.exceptions as rex
 import urllib3.exceptions as u3
@@ -85,9 +84,6 @@ logger = logging.getLogger(__name__)
 TYPES = rules.TYPES
 
 _RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})
-# the valid values of a report's fields, typed
-_PHASES: dict[str, Phase] = {p: p for p in get_args(Phase)}
-_SENT: dict[str, RequestSent] = {s: s for s in get_args(RequestSent)}
 
 #: what :func:`mapped_errors` converts; anything else passes through untouched
 _MAPPED: tuple[type[BaseException], ...] = (
@@ -161,7 +157,10 @@ def mapped_errors(
     except _MAPPED as exc:
         failure = classify(exc, progress)
         fields = report(failure) if report is not None else failure_fields(failure)
-        raise error_for(failure, exc, fields) from exc
+        err = error_for(failure, exc, fields)
+        err.failure = failure
+        err.progress = progress  # whose evidence it is: the loop reuses it for this attempt only
+        raise err from exc
 
 
 def _observed(progress: Progress | None) -> Progress | None:
@@ -185,10 +184,6 @@ def _classify(exc: BaseException, progress: Progress | None) -> Failure:
         return Failure("response.invalid", None, redact(type(exc).__name__), request_sent="full")
     observed = _observed(progress)
     deadline = first(links, lambda e: isinstance(e, DeadlineExceeded))
-    if deadline is None:
-        reused = _from_report(links)
-        if reused is not None:
-            return reused
     facts = rules.Facts(links, observed)
     verdict = rules.timeout_deadline(deadline) if deadline is not None else rules.judge(facts)
 
@@ -226,40 +221,3 @@ def _retry_after(links: list[BaseException], progress: Progress | None) -> float
             break
         value = header(safe_getattr(safe_getattr(exc, "response"), "headers"), "Retry-After")
     return parse_retry_after(value)
-
-
-def _from_report(links: list[BaseException]) -> Failure | None:
-    """Reuse the classification a soapguard exception already carries in ``.report``."""
-    for exc in links:
-        report = safe_getattr(exc, "report")
-        if not isinstance(report, dict):
-            continue
-        if "error.type" not in report:  # a call summary: the last attempt's fields
-            attempts = report.get("attempts")
-            last = attempts[-1] if isinstance(attempts, list) and attempts else None
-            report = last if isinstance(last, dict) else {}
-        kind = report.get("error.type")
-        if not isinstance(kind, str) or kind not in TYPES:
-            continue
-        origin = report.get("error.origin")
-        phase = report.get("phase")
-        sent = report.get("request_sent")
-        status = report.get("http.response.status_code")
-        retry_after = report.get("error.retry_after")
-        message = report.get("error.message")
-        return Failure(
-            type=kind,
-            origin=origin if origin in ("local", "peer") else None,
-            message=redact(message if isinstance(message, str) else message_for(exc, links)),
-            phase=_PHASES.get(phase) if isinstance(phase, str) else None,
-            request_sent=_SENT.get(sent, "full") if isinstance(sent, str) else "full",
-            library=_str_or_none(report.get("openssl.library")),
-            reason=_str_or_none(report.get("openssl.reason")),
-            http_status=status if isinstance(status, int) else None,
-            retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
-        )
-    return None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None

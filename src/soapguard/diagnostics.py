@@ -38,7 +38,7 @@ __all__ = [
     "versions",
 ]
 
-SCHEMA_VERSION: int = 1
+SCHEMA_VERSION: int = 2
 
 #: every field an event carries, in documentation order (SPEC §6 first, then extras)
 FIELDS: tuple[str, ...] = (
@@ -49,7 +49,7 @@ FIELDS: tuple[str, ...] = (
     *("tls.cipher", "tls.resumed", "tls.max_send_fragment", "tls.max_fragment_length"),
     *("tls.caps_applied", "tls.records_in", "tls.records_out", "tls.largest_record_in"),
     *("bytes_sent", "bytes_received", "connection.requests", "duration_ms", "decision"),
-    *("decision_reason", "backoff_ms", "hint", "versions", "process.pid"),
+    *("decision_reason", "backoff_ms", "hint", "versions", "process.pid", "outcome"),
     # extras
     *("tls.largest_record_out", "tls.recent_records_in", "tls.recent_records_out"),
     *("tls.alert_in", "tls.alert_out", "connection.created_pid", "connection.reused"),
@@ -172,6 +172,7 @@ def attempt_event(
     event["attempt"] = attempt
     event.update(failure_fields(failure))
     event["error.message"] = truncate(redact_text(failure.message), MESSAGE_LIMIT)
+    event["outcome"] = failure.outcome
     event.update(
         {
             "duration_ms": duration_ms,
@@ -245,6 +246,7 @@ def call_event(
         event.update({k: v for k, v in attempts[-1].items() if k not in fixed})
     failed = kind == "soapguard.call_failed"
     event["attempt"] = len(attempts) if failed else len(attempts) + 1
+    event["outcome"] = (attempts[-1].get("outcome") if attempts else "failed") if failed else "ok"
     event["error.types"] = [a.get("error.type") for a in attempts]
     event["duration_ms"] = duration_ms
     return event

@@ -61,7 +61,9 @@ __all__ = [
     "Timeout",
     "TooManyRedirects",
     "error_for",
+    "outcome_note",
     "scrub_chain",
+    "with_outcome",
 ]
 
 
@@ -69,6 +71,10 @@ class SoapGuardError(Exception):
     """Base of every exception soapguard raises itself."""
 
     report: dict[str, Any]
+    #: the classification this exception was raised for (None for configuration errors)
+    failure: Failure | None = None
+    #: the attempt evidence ``failure`` was computed from; internal, never pickled
+    progress: Any = None
 
     def __init__(self, *args: Any, report: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -177,6 +183,28 @@ def describe(failure: Failure) -> str:
     origin = f" ({failure.origin})" if failure.origin else ""
     where = f" during {failure.phase}" if failure.phase else ""
     return f"{failure.type}{origin}{where}, request_sent={failure.request_sent}: {failure.message}"
+
+
+def outcome_note(decision_reason: str | None) -> str:
+    """The sentence a failed call's message ends with when its outcome is unknown."""
+    if decision_reason == "not_idempotent":
+        return (
+            "outcome unknown: the request may have reached the server and run there; it was "
+            "not retried because the operation is not declared idempotent"
+        )
+    return "outcome unknown: the request may have reached the server and run there"
+
+
+def with_outcome(exc: BaseException, note: str) -> None:
+    """Append ``note`` to ``exc``'s message (its ``args``, and zeep's ``.message``)."""
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (f"{exc.args[0]}; {note}", *exc.args[1:])
+    elif not exc.args:
+        exc.args = (note,)
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        with contextlib.suppress(AttributeError):
+            exc.message = f"{message}; {note}"  # type: ignore[attr-defined]
 
 
 def error_for(

@@ -32,8 +32,8 @@ class Backend(Protocol):
     def document(self, name: str | None) -> bytes | None:
         """A served file by name (``None``: the main WSDL), or ``None`` if unknown."""
 
-    def answer_post(self, body: bytes) -> Reply:
-        """Status, headers and body for a fully received SOAP POST."""
+    def answer_post(self, body: bytes, headers: Mapping[str, str]) -> Reply:
+        """Status, headers and body for a fully received SOAP POST (``headers``: the request's)."""
 
 
 class LedgerHTTPServer(TrackingServerMixin, HTTPServer):
@@ -85,7 +85,7 @@ class LedgerHandler(BaseHTTPRequestHandler):
             return
         body = self._read_body()
         if body is not None:
-            self._reply(*self.server.backend.answer_post(body))
+            self._reply(*self.server.backend.answer_post(body, dict(self.headers.items())))
 
     def _read_body(self) -> bytes | None:
         """The request body, or ``None`` after answering/closing when it cannot be had.

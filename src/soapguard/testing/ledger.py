@@ -24,6 +24,7 @@ import logging
 import secrets
 import ssl
 import threading
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -212,6 +213,12 @@ class LedgerServer:
             return self._state.requests_seen
 
     @property
+    def request_headers(self) -> list[dict[str, str]]:
+        """Headers of the most recent SOAP POSTs (at most 1000), oldest first, as received."""
+        with self._state.lock:
+            return list(self._state.request_headers)
+
+    @property
     def connections_seen(self) -> int:
         """TCP connections accepted so far (a retry on a fresh connection adds one)."""
         return self._httpd.connections_accepted if self._httpd is not None else 0
@@ -222,21 +229,23 @@ class LedgerServer:
         times: int = 1,
         retry_after: float | None = None,
         body: bytes = b"Service Unavailable",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Answer the next ``times`` POSTs with ``status`` (text/plain) without executing them.
 
         ``retry_after`` is sent as a ``Retry-After`` header in seconds; a
         fractional value is sent as is (not RFC-conformant, keeps tests fast).
+        ``headers`` are added to the reply (e.g. a ``Location`` for a redirect).
         """
         if not 100 <= status <= 599:
             raise ValueError(f"not an HTTP status: {status}")
         if times < 1:
             raise ValueError("times must be at least 1")
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        reply_headers = {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
         if retry_after is not None:
-            headers["Retry-After"] = f"{retry_after:g}"
+            reply_headers["Retry-After"] = f"{retry_after:g}"
         with self._state.lock:
-            self._state.injected.extend([(status, headers, body)] * times)
+            self._state.injected.extend([(status, reply_headers, body)] * times)
 
 
 class _LedgerState:
@@ -255,6 +264,8 @@ class _LedgerState:
         self.by_operation: collections.Counter[str] = collections.Counter()
         self.nonces: list[str] = []
         self.requests_seen = 0
+        #: headers of the most recent POSTs, oldest first
+        self.request_headers: collections.deque[dict[str, str]] = collections.deque(maxlen=1000)
         self.injected: collections.deque[Reply] = collections.deque()
         self._transfer_ids = itertools.count(1)
         self._transfer_prefix = f"TX-{secrets.token_hex(4)}-"
@@ -269,7 +280,7 @@ class _LedgerState:
     def document(self, name: str | None) -> bytes | None:
         return self.served.get(self.main_wsdl if name is None else name)
 
-    def answer_post(self, body: bytes) -> Reply:
+    def answer_post(self, body: bytes, headers: Mapping[str, str]) -> Reply:
         try:
             request: soap.SoapRequest | None = soap.parse_request(body)
             fault = None
@@ -277,6 +288,7 @@ class _LedgerState:
             request, fault = None, exc
         with self.lock:
             self.requests_seen += 1
+            self.request_headers.append(dict(headers))
             if request is not None:
                 self.nonces.extend(request.nonces)
             injected = self.injected.popleft() if self.injected else None
