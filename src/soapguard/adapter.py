@@ -227,4 +227,8 @@ class SoapGuardAdapter(HTTPAdapter):
                     and (key.key_host or "").lower() == host
                     and (key.key_port or port) == port
                 ):
-                    manager.pools.pop(key, None)  # disposing closes the pool's connections
+                    # Another thread (a concurrent retry, or urllib3 evicting the least
+                    # recently used pool) may remove it between the snapshot and here.
+                    # ``pools.pop(key, None)`` is no help: it looks up, then deletes.
+                    with contextlib.suppress(KeyError):
+                        del manager.pools[key]  # disposing closes the pool's connections
