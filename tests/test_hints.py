@@ -252,6 +252,15 @@ EVIDENCE: dict[str, dict[str, Any]] = {
     "bad_record_mac_local": mac("local"),
     "connect_timeout": event(error__type="timeout.connect"),
     "attempts_exhausted": event(decision_reason="attempts_exhausted"),
+    "proxy_tunnel": event(
+        error__type="http.status", phase="connect", http__response__status_code=407
+    ),
+    "record_overflow": event(error__type="tls.record_overflow", error__origin="local"),
+    "redirect": event(
+        error__type="http.status",
+        http__response__status_code=307,
+        http__response__header__location="http://soap.example/ledger",
+    ),
 }
 
 
@@ -266,4 +275,6 @@ def test_every_rule_is_one_sentence_naming_what_to_change(name: str) -> None:
     text = hint_for(ev) or ""
     assert text.endswith(".")
     assert ". " not in text, text  # one sentence
-    assert "SOAPGUARD_" in text or "one client per process" in text
+    # what to change: a variable, or (where no variable can help) the code to write
+    markers = ("SOAPGUARD_", "one client per process", "create_service", "HTTPS_PROXY")
+    assert any(m in text for m in markers)

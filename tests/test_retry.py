@@ -72,11 +72,27 @@ def test_deterministic_failures_are_never_retried(kind: str, sent: str) -> None:
     assert (decision.retry, decision.reason) == (False, "non_retryable")
 
 
-def test_only_the_peers_handshake_failure_is_deterministic() -> None:
+def test_a_handshake_failure_is_deterministic_whichever_side_noticed() -> None:
+    # a corrupted handshake shows as tls.bad_record_mac (transient); what is left is a peer
+    # whose messages break the handshake the same way every time
     peer = Failure(type="tls.handshake_failure", origin="peer", message="m", request_sent="none")
     local = Failure(type="tls.handshake_failure", origin="local", message="m", request_sent="none")
     assert run(peer).reason == "non_retryable"
-    assert run(local).reason == "not_sent"
+    assert run(local).reason == "non_retryable"
+    corrupted = Failure(type="tls.bad_record_mac", origin="local", message="m", request_sent="none")
+    assert run(corrupted).reason == "not_sent"
+
+
+@pytest.mark.parametrize(
+    ("status", "retry"), [(502, True), (503, True), (407, False), (403, False)]
+)
+def test_a_proxy_refusing_the_tunnel_is_retried_only_for_gateway_errors(
+    status: int, retry: bool
+) -> None:
+    refused = Failure(
+        type="http.status", origin=None, message="m", request_sent="none", http_status=status
+    )
+    assert run(refused).retry is retry
 
 
 @pytest.mark.parametrize(("status", "retry"), [(502, True), (503, True), (504, True), (500, False)])

@@ -64,6 +64,10 @@ HANDLED: tuple[type[BaseException], ...] = (
     zeep.exceptions.Fault,
     zeep.exceptions.TransportError,
     zeep.exceptions.XMLSyntaxError,
+    # zeep refusing a response on its XML safety settings: the response is invalid
+    zeep.exceptions.DTDForbidden,
+    zeep.exceptions.EntitiesForbidden,
+    zeep.exceptions.ExternalReferenceForbidden,
 )
 
 

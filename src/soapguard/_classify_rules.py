@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import http.client
+import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -42,7 +43,7 @@ TYPES = frozenset(
         *("tls.protocol_version", "tls.no_shared_cipher", "tls.certificate", "tls.other"),
         *("connection.refused", "connection.reset", "connection.dns"),
         *("timeout.connect", "timeout.read", "timeout.deadline"),
-        *("http.status", "soap.fault", "response.invalid"),
+        *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
     }
 )
 
@@ -119,6 +120,23 @@ def _http_status(f: Facts) -> Verdict | None:
     # zeep raises TransportError for an empty or non-XML 200 too: that is a bad response
     kind = "http.status" if status >= 300 else "response.invalid"
     return Verdict(kind, exc, phase="receive", http_status=status)
+
+
+#: what http.client raises when an HTTPS proxy answers CONNECT with an error status
+_TUNNEL = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _tunnel(f: Facts) -> Verdict | None:
+    """The proxy refused to open the tunnel: its status, and not one byte of the request left."""
+    for exc in f.chain:
+        if isinstance(exc, OSError) and not isinstance(exc, rex.RequestException):
+            found = _TUNNEL.search(safe_str(exc)[:200])
+            if found:
+                status = int(found.group(1))
+                return Verdict(
+                    "http.status", exc, phase="connect", not_sent=True, http_status=status
+                )
+    return None
 
 
 def _dns(f: Facts) -> Verdict | None:
@@ -289,6 +307,7 @@ def _fallback(f: Facts) -> Verdict:
 _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _fault,
     _http_status,
+    _tunnel,
     _dns,
     _timeout,
     _refused,

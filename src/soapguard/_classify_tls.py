@@ -77,6 +77,10 @@ _NO_SHARED_CIPHER = (
 
 _HANDSHAKE_FAILURE_ALERT = "ALERT_HANDSHAKE_FAILURE"
 
+# a record longer than the negotiated maximum: the peer's (we reject it: DATA_LENGTH_TOO_LONG)
+# or ours (the peer's record_overflow alert)
+_RECORD_OVERFLOW = ("DATA_LENGTH_TOO_LONG", "RECORD_OVERFLOW", "ENCRYPTED_LENGTH_TOO_LONG")
+
 # pyOpenSSL's OpenSSL.SSL.Error args: [('SSL routines', 'function', 'reason text'), ...]
 _PYOPENSSL_TUPLE = re.compile(r"\(\s*'([^']*SSL[^']*)',\s*'[^']*',\s*'([^']+)'\s*\)")
 #: how much of a message the text fallbacks look at
@@ -167,6 +171,8 @@ def tls_verdict(
         return TLSVerdict("tls.unexpected_eof", None, False)
     if _has(r, _BAD_RECORD_MAC):
         return TLSVerdict("tls.bad_record_mac", origin, False)
+    if _has(r, _RECORD_OVERFLOW):
+        return TLSVerdict("tls.record_overflow", origin, False)
     if cert_error or _has(r, _CERTIFICATE):
         # a peer's certificate alert can arrive after our Finished in TLS 1.3
         # (client certificate rejected), i.e. after the request was written

@@ -96,10 +96,16 @@ class _Instrumented:
         try:
             super().send(data)  # type: ignore[misc]
         except BaseException:
-            if progress is not None:
+            if progress is not None and progress.phase == "send":
                 progress.send_interrupted = True
             raise
-        if progress is not None and isinstance(data, bytes | bytearray | memoryview):
+        # Only bytes of the request itself count: a CONNECT to an HTTPS proxy is also written
+        # with send(), during the connect phase, and none of it reaches the server.
+        if (
+            progress is not None
+            and progress.phase == "send"
+            and isinstance(data, bytes | bytearray | memoryview)
+        ):
             progress.bytes_sent += len(data)
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:

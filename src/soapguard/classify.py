@@ -193,7 +193,10 @@ def _classify(exc: BaseException, progress: Progress | None) -> Failure:
         phase, sent = observed.phase, observed.request_sent
     else:
         phase, sent = verdict.phase, ("none" if verdict.not_sent else "full")
-    if verdict.type in _RESPONSE_TYPES:
+    if verdict.type in _RESPONSE_TYPES and verdict.phase == "connect" and verdict.not_sent:
+        # a proxy's answer to CONNECT: the tunnel was never opened, nothing reached the server
+        phase, sent = "connect", "none"
+    elif verdict.type in _RESPONSE_TYPES:
         sent = "full" if sent == "none" else sent
         phase = phase if phase in ("wait", "receive") else "receive"
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._classify_util import header
 from ._state import Failure, Progress
 from .classify import failure_fields
 from .config import Config
@@ -55,6 +56,7 @@ FIELDS: tuple[str, ...] = (
     *("tls.alert_in", "tls.alert_out", "connection.created_pid", "connection.reused"),
     *("http.response.status_code", "error.retry_after", "config.tls_profile"),
     *("config.max_record_size", "config.read_timeout", "config.deadline"),
+    "http.response.header.location",
 )
 #: message length kept in events; the full text stays on the exception chain
 MESSAGE_LIMIT = 1024
@@ -190,6 +192,9 @@ def attempt_event(
         event["connection.reused"] = progress.reused_connection
         if event["http.response.status_code"] is None:
             event["http.response.status_code"] = progress.status
+        location = header(progress.response_headers, "Location")
+        if location is not None and 300 <= (event["http.response.status_code"] or 0) < 400:
+            event["http.response.header.location"] = redact_url(location)
     conn = progress.conn if progress is not None else None
     if conn is not None:
         event.update(

@@ -171,8 +171,61 @@ def _text(sentence: str) -> Callable[[Event], str]:
     return lambda event: sentence
 
 
+def _redirect(event: Event) -> bool:
+    status = _int(event, "http.response.status_code")
+    return event.get("error.type") == "http.status" and status is not None and 300 <= status < 400
+
+
+def _redirect_text(event: Event) -> str:
+    where = event.get("http.response.header.location") or "an address the event does not show"
+    return (
+        f"The server redirected the call to {where}, which soapguard does not follow (only "
+        "307/308 to the same scheme, host and port: another redirect could send the envelope "
+        "and its credentials in clear text or to another host), so call the final address "
+        "directly (client.create_service(binding, address) sets it)."
+    )
+
+
+def _tunnel(event: Event) -> bool:
+    return event.get("error.type") == "http.status" and event.get("phase") == "connect"
+
+
+def _tunnel_text(event: Event) -> str:
+    status = _int(event, "http.response.status_code")
+    target = f"{event.get('server.address')}:{event.get('server.port')}"
+    if status == 407:
+        return (
+            "The HTTPS proxy refused the tunnel with 407 Proxy Authentication Required, so give "
+            "it credentials in the proxy URL (HTTPS_PROXY=http://user:password@proxy:port) or "
+            "check that they are still valid; nothing was sent to the service."
+        )
+    return (
+        f"The HTTPS proxy could not open a tunnel to {target} (HTTP {status} to CONNECT), so "
+        "nothing was sent to the service; check that the proxy can reach it, or list the host "
+        "in NO_PROXY if it should be reached directly."
+    )
+
+
+def _overflow_text(event: Event) -> str:
+    if event.get("error.origin") == "peer":
+        return (
+            "The peer rejected one of our TLS records as too long (record_overflow alert), so "
+            "lower SOAPGUARD_MAX_RECORD_SIZE to what it accepts (try 4096, then 2048)."
+        )
+    cap = _int(event, "tls.max_fragment_length")
+    agreed = f"a {cap}-byte max_fragment_length" if cap else "a smaller max_fragment_length"
+    return (
+        f"The peer sent a TLS record longer than the {agreed} it agreed to, so it ignores "
+        "the cap: set SOAPGUARD_MAX_RECORD_SIZE to a size other than 512, 1024, 2048 or 4096 "
+        "(which caps only what soapguard sends) or unset it."
+    )
+
+
 RULES: tuple[HintRule, ...] = (
     HintRule("fork", _forked, _forked_text),
+    HintRule("proxy_tunnel", _tunnel, _tunnel_text),
+    HintRule("record_overflow", _when("tls.record_overflow"), _overflow_text),
+    HintRule("redirect", _redirect, _redirect_text),
     HintRule("bad_record_mac_large_records", _big_local_mac, _big_local_mac_text),
     HintRule("bad_record_mac_peer", lambda e: _is(e, "tls.bad_record_mac", "peer"), _peer_mac_text),
     HintRule("cbc_suite", _cbc, _cbc_text),

@@ -7,11 +7,13 @@ Small composable pieces in the spirit of tenacity, used by :mod:`soapguard._call
   window plus a floor, thread-safe, so a failing endpoint gets no retry storm;
 * :func:`idempotent` -- the per-call override, thread- and task-local.
 
-The rules, in order: deterministic failures are never retried; a request that
-never left (``request_sent: none``) is retried for any operation (transparent,
-not charged to the budget); anything that may have reached the server is
-retried only for idempotent operations and only for transient failures; then
-attempts, the deadline and the budget bound the loop.
+The rules, in order: deterministic failures are never retried (a handshake the
+peer's messages broke, whichever side noticed, fails the same way next time); a
+request that never left (``request_sent: none``) is retried for any operation
+(transparent, not charged to the budget), except a proxy's refusal of the tunnel
+other than 502/503/504; anything that may have reached the server is retried only
+for idempotent operations and only for transient failures; then attempts, the
+deadline and the budget bound the loop.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ NEVER_RETRIED = frozenset(
         "tls.protocol_version",
         "tls.no_shared_cipher",
         "tls.handshake_failure",
+        "tls.record_overflow",
         "soap.fault",
         "response.invalid",
         "timeout.deadline",
@@ -68,19 +71,6 @@ class Decision:
     def transparent(self) -> bool:
         """A retry of a request that never left: free of budget, allowed for writes."""
         return self.retry and self.reason == "not_sent"
-
-
-def _local_handshake_failure(failure: Failure) -> bool:
-    """A handshake we broke off ourselves (e.g. a corrupted message), not the peer's refusal.
-
-    Only the peer's ``handshake_failure`` alert is deterministic; one raised on our
-    side before anything was sent is retried like any other failure that never left.
-    """
-    return (
-        failure.type == "tls.handshake_failure"
-        and failure.origin != "peer"
-        and failure.request_sent == "none"
-    )
 
 
 def is_transient(failure: Failure) -> bool:
@@ -105,7 +95,7 @@ def decide(
     ``sleep`` the proposed backoff.  The budget is only consulted (and only
     charged) when every other rule says yes.
     """
-    if failure.type in NEVER_RETRIED and not _local_handshake_failure(failure):
+    if failure.type in NEVER_RETRIED:
         return Decision(
             False, "deadline" if failure.type == "timeout.deadline" else "non_retryable"
         )
@@ -115,7 +105,9 @@ def decide(
             return Decision(False, "non_retryable")
         if not idempotent:
             return Decision(False, "not_idempotent")
-    elif failure.type == "http.status":  # an HTTP status means the request arrived
+    elif failure.type == "http.status" and not is_transient(failure):
+        # nothing reached the server (a proxy refused the tunnel): only its gateway
+        # errors are worth another try; a 407 wants credentials, not a retry
         return Decision(False, "non_retryable")
     if attempt >= max_attempts:
         return Decision(False, "attempts_exhausted")

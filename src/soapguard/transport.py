@@ -35,6 +35,7 @@ from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
 
 from ._call import CallRunner
+from ._redirects import check_call_redirect, check_document_redirect
 from ._state import current_progress
 from .adapter import SoapGuardAdapter
 from .classify import mapped_errors
@@ -142,7 +143,12 @@ class Transport(zeep.Transport):
             prepared = self._prepare(address, message, headers)
             if prepared is None:
                 response = self.session.post(
-                    address, data=message, headers=headers, timeout=timeout, proxies=proxies
+                    address,
+                    data=message,
+                    headers=headers,
+                    timeout=timeout,
+                    proxies=proxies,
+                    hooks={"response": [check_call_redirect]},
                 )
             else:
                 session = self.session
@@ -205,7 +211,10 @@ class Transport(zeep.Transport):
         # redirects copy the request's jar into the next hop, as prepare_cookies would
         setattr(prepared, "_cookies", RequestsCookieJar())  # noqa: B010 - not in the stubs
         prepared.prepare_body(message, None)
+        # credentials in the endpoint URL become Basic auth, as on requests' full path
+        prepared.prepare_auth(None, url)
         prepared.hooks = default_hooks()
+        prepared.register_hook("response", check_call_redirect)  # type: ignore[no-untyped-call]
         return prepared
 
     def get(self, address: str, params: Any, headers: dict[str, str]) -> Any:
@@ -215,10 +224,16 @@ class Transport(zeep.Transport):
             headers=headers,
             timeout=self.operation_timeout,
             proxies=self._proxies_for(address),
+            hooks={"response": [check_document_redirect]},
         )
 
     def _load_remote_data(self, url: str) -> bytes:
-        response = self.session.get(url, timeout=self.load_timeout, proxies=self._proxies_for(url))
+        response = self.session.get(
+            url,
+            timeout=self.load_timeout,
+            proxies=self._proxies_for(url),
+            hooks={"response": [check_document_redirect]},
+        )
         try:
             response.raise_for_status()
             return response.content

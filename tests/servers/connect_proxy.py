@@ -22,6 +22,10 @@ class _Handler(socketserver.StreamRequestHandler):
         host, port = target.rsplit(":", 1)
         with self.server.lock:
             self.server.tunnels.append(target)
+            refusal = self.server.refusals.pop(0) if self.server.refusals else None
+        if refusal is not None:  # answer the CONNECT itself with an error status
+            self.wfile.write(f"HTTP/1.1 {refusal}\r\nContent-Length: 0\r\n\r\n".encode())
+            return
         upstream = socket.create_connection((host, int(port)), timeout=10)
         self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.wfile.flush()
@@ -47,6 +51,8 @@ class ConnectProxy(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.tunnels: list[str] = []
+        #: status lines ("502 Bad Gateway") to answer the next CONNECTs with, in order
+        self.refusals: list[str] = []
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
