@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import pytest
 import trustme
 
-from soapguard.testing._ledger_http import server_context
 from soapguard.testing.ledger import LedgerServer
+from soapguard.testing.ledger.http import server_context
 
 _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:

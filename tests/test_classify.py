@@ -24,9 +24,9 @@ import urllib3
 import urllib3.exceptions as u3
 import zeep.exceptions as zx
 
-from soapguard._state import ConnInfo, Progress, RecordStats
 from soapguard.classify import TYPES, chain, classify, parse_retry_after
 from soapguard.errors import DeadlineExceeded, SSLError
+from soapguard.transport.evidence import ConnInfo, Progress, RecordStats
 
 POOL = urllib3.HTTPSConnectionPool("soap.example", 443)
 CONN = urllib3.connection.HTTPSConnection("soap.example", 443)

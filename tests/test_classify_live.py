@@ -23,8 +23,8 @@ import trustme
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from soapguard._state import ConnInfo, Progress, RecordStats
 from soapguard.classify import chain, classify
+from soapguard.transport.evidence import ConnInfo, Progress, RecordStats
 
 Handler = Callable[[socket.socket, threading.Event], None]
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3

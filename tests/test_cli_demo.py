@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from soapguard import _cli_demo
+from soapguard.cli import demo as _cli_demo
 from soapguard.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import trustme
 
-from soapguard import tls
 from soapguard.cli import main
 from soapguard.config import Config
-from soapguard.testing._ledger_http import server_context
 from soapguard.testing.ledger import LedgerServer
+from soapguard.testing.ledger.http import server_context
+from soapguard.tls import context as tls
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from soapguard._cli_probe_advice import mfl_verdict, notes, problems, recommend
-from soapguard._cli_probe_cert import hostname_check, name_matches
+from soapguard.cli.probe.advice import mfl_verdict, notes, problems, recommend
+from soapguard.cli.probe.cert import hostname_check, name_matches
 
 
 def fetched(**kw: Any) -> dict[str, Any]:

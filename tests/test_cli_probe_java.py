@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from soapguard import tls
 from soapguard.cli import main
 from soapguard.config import Config
+from soapguard.tls import context as tls
 
 JAVA = shutil.which("java")
 pytestmark = [

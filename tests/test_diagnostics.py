@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from soapguard._state import ConnInfo, Failure, Progress, RecordStats
 from soapguard.config import Config
 from soapguard.diagnostics import (
     FIELDS,
@@ -26,6 +25,7 @@ from soapguard.diagnostics import (
     call_event,
     versions,
 )
+from soapguard.transport.evidence import ConnInfo, Failure, Progress, RecordStats
 
 #: SPEC §6, written out on purpose: the test fails if the builder drops one
 SPEC_FIELDS = """

@@ -14,8 +14,8 @@ import requests.exceptions as rex
 import zeep.exceptions as zx
 
 from soapguard import errors
-from soapguard._state import ConnInfo, Failure, Progress
 from soapguard.classify import classify, failure_fields, mapped_errors
+from soapguard.transport.evidence import ConnInfo, Failure, Progress
 
 REQ = requests.Request("POST", "https://soap.example/svc").prepare()
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from soapguard.diagnostics import FIELDS
-from soapguard.hints import RULES, hint_for, is_cbc_suite
+from soapguard.diagnostics.hints import RULES, hint_for, is_cbc_suite
 
 PID = 4242
 

@@ -21,8 +21,8 @@ from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
 from soapguard.testing import ledger as ledger_module
-from soapguard.testing._ledger_soap import MAX_STATEMENT_LINES, balance_of
 from soapguard.testing.ledger import DEMO_CA_FILE, LedgerServer, wsdl_dir
+from soapguard.testing.ledger.soap import MAX_STATEMENT_LINES, balance_of
 
 WSDL_DIR = Path(__file__).resolve().parents[1] / "wsdl"
 XSD = "{http://www.w3.org/2001/XMLSchema}"

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from servers.oneshot import OneShotServer
-from soapguard import _openssl, tls
-from soapguard._state import ConnInfo
 from soapguard.config import Config
+from soapguard.tls import _openssl
+from soapguard.tls import context as tls
+from soapguard.transport.evidence import ConnInfo
 
 V = ssl.TLSVersion
 

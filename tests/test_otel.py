@@ -15,8 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from soapguard import _otel
 from soapguard.diagnostics import CallContext
+from soapguard.diagnostics import otel as _otel
 
 CTX = CallContext(
     service="LedgerService",
@@ -160,7 +160,7 @@ def test_import_is_lazy_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_importing_soapguard_does_not_import_opentelemetry() -> None:
     src = str(Path(_otel.__file__).resolve().parent.parent)
-    code = "import sys, soapguard._otel; sys.exit('opentelemetry' in sys.modules)"
+    code = "import sys, soapguard.diagnostics.otel; sys.exit('opentelemetry' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": src}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
 

@@ -13,9 +13,9 @@ import zeep
 from lxml import etree
 from zeep.wsse.username import UsernameToken
 
-from soapguard import logredact
-from soapguard.logredact import RedactingFilter, install_zeep_log_redaction
-from soapguard.redact import (
+from soapguard.diagnostics import logs as logredact
+from soapguard.diagnostics.logs import RedactingFilter, install_zeep_log_redaction
+from soapguard.diagnostics.redact import (
     MASK,
     redact_headers,
     redact_message,

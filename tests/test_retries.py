@@ -18,7 +18,7 @@ from zeep.wsse.username import UsernameToken
 import soapguard
 from faulty import BINDING, rig
 from soapguard import Config
-from soapguard._call import CallRunner
+from soapguard.retry.loop import CallRunner
 from soapguard.testing import Fault
 
 pytestmark = pytest.mark.timeout(90)

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 import soapguard
-from soapguard._state import Failure
-from soapguard.retry import RetryBudget, decide, idempotent_override
+from soapguard.retry.rules import RetryBudget, decide, idempotent_override
+from soapguard.transport.evidence import Failure
 
 
 def failure(type_: str, sent: str = "full", origin: str | None = None, **kw: object) -> Failure:

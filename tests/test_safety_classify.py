@@ -18,7 +18,7 @@ from faulty import BINDING
 from servers.connect_proxy import ConnectProxy
 from soapguard import Config
 from soapguard.classify import classify
-from soapguard.hints import hint_for
+from soapguard.diagnostics.hints import hint_for
 from soapguard.testing.ledger import LedgerServer
 
 pytestmark = pytest.mark.timeout(60)

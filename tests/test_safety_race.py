@@ -13,7 +13,7 @@ from urllib3._collections import RecentlyUsedContainer
 
 import soapguard
 from soapguard import Config
-from soapguard.adapter import SoapGuardAdapter
+from soapguard.transport.adapter import SoapGuardAdapter
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,10 +16,10 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 from servers.oneshot import OneShotServer
-from soapguard import tls
-from soapguard._state import ConnInfo
 from soapguard.config import Config
 from soapguard.errors import ConfigError
+from soapguard.tls import context as tls
+from soapguard.transport.evidence import ConnInfo
 
 V = ssl.TLSVersion
 AEAD_TLS13 = {"TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}

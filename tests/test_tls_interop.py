@@ -19,10 +19,10 @@ from types import TracebackType
 
 import pytest
 
-from soapguard import tls
-from soapguard._state import ConnInfo
 from soapguard.config import Config
 from soapguard.testing import FaultProxy
+from soapguard.tls import context as tls
+from soapguard.transport.evidence import ConnInfo
 
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command (apt openssl)")

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from servers.oneshot import OneShotServer
-from soapguard import _trace, tls
-from soapguard._state import ConnInfo, begin_attempt, end_attempt
 from soapguard.config import Config
 from soapguard.testing import ConnectionRecord, FaultProxy
+from soapguard.tls import context as tls
+from soapguard.tls import trace as _trace
+from soapguard.transport.evidence import ConnInfo, begin_attempt, end_attempt
 
 V = ssl.TLSVersion
 PAYLOAD = 100_000

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .client import Client
     from .config import Config
     from .errors import ConfigError, DeadlineExceeded, SoapGuardError
-    from .retry import idempotent
-    from .transport import Transport
+    from .retry.rules import idempotent
+    from .transport.sync import Transport
 
 __version__ = "0.1.0"
 
@@ -36,8 +36,8 @@ _LAZY = {
     "ConfigError": ".errors",
     "DeadlineExceeded": ".errors",
     "SoapGuardError": ".errors",
-    "Transport": ".transport",
-    "idempotent": ".retry",
+    "Transport": ".transport.sync",
+    "idempotent": ".retry.rules",
 }
 
 __all__ = [

@@ -21,12 +21,12 @@ from typing import Any
 import zeep
 from zeep.proxy import OperationProxy, ServiceProxy
 
-from ._call import CallRunner
 from .config import Config
-from .diagnostics import CallContext
-from .logredact import install_zeep_log_redaction
-from .retry import is_idempotent
-from .transport import Transport
+from .diagnostics.events import CallContext
+from .diagnostics.logs import install_zeep_log_redaction
+from .retry.loop import CallRunner
+from .retry.rules import is_idempotent
+from .transport.sync import Transport
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 

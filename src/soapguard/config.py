@@ -222,7 +222,10 @@ def _validate(cfg: Config) -> list[tuple[str, str]]:
 
 
 def _check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from .tls import validate_cipher_string, validate_tls13_ciphersuites  # tls imports config
+    from .tls.context import (
+        validate_cipher_string,
+        validate_tls13_ciphersuites,
+    )  # tls imports config
 
     bad: list[tuple[str, str]] = []
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import requests.exceptions as rex
 
 if TYPE_CHECKING:
-    from ._state import Failure
+    from .transport.evidence import Failure
 
 __all__ = [
     "ChunkedEncodingError",
@@ -233,7 +233,7 @@ def scrub_chain(exc: BaseException, limit: int = 32) -> None:
     message in the chain is passed through :func:`soapguard.redact.redact_text`
     (which also masks registered secret values).
     """
-    from .redact import redact_text, redact_url
+    from .diagnostics.redact import redact_text, redact_url
 
     seen: set[int] = set()
     todo = [exc]

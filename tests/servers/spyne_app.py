@@ -23,7 +23,7 @@ from spyne.model.primitive import Unicode
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from soapguard.testing._ledger_http import TrackingServerMixin, server_context
+from soapguard.testing.ledger.http import TrackingServerMixin, server_context
 
 logger = logging.getLogger(__name__)
 

@@ -15,17 +15,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._faults import SPEC_FORMS, Fault
-    from ._proxy import FaultProxy
-    from ._stats import ConnectionRecord, FiredFault, ProxyStats
+    from .proxy.faults import SPEC_FORMS, Fault
+    from .proxy.server import FaultProxy
+    from .proxy.stats import ConnectionRecord, FiredFault, ProxyStats
 
 _LAZY = {
-    "SPEC_FORMS": "._faults",
-    "Fault": "._faults",
-    "FaultProxy": "._proxy",
-    "ConnectionRecord": "._stats",
-    "FiredFault": "._stats",
-    "ProxyStats": "._stats",
+    "SPEC_FORMS": ".proxy.faults",
+    "Fault": ".proxy.faults",
+    "FaultProxy": ".proxy.server",
+    "ConnectionRecord": ".proxy.stats",
+    "FiredFault": ".proxy.stats",
+    "ProxyStats": ".proxy.stats",
 }
 
 __all__ = ["SPEC_FORMS", "ConnectionRecord", "Fault", "FaultProxy", "FiredFault", "ProxyStats"]

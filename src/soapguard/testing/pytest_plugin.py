@@ -6,7 +6,7 @@ until a test asks for the fixture: the proxy module is imported on first use.
 
 .. code-block:: python
 
-    from soapguard.testing import Fault
+    from . import Fault
 
     def test_balance_survives_a_bad_record_mac(soap_fault_proxy, my_tls_server):
         proxy = soap_fault_proxy(("127.0.0.1", my_tls_server.port))  # or "127.0.0.1:8443"
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from soapguard.testing import FaultProxy
+    from . import FaultProxy
 
 __all__ = ["parse_upstream", "soap_fault_proxy"]
 
@@ -56,7 +56,7 @@ def soap_fault_proxy() -> Iterator[Callable[..., FaultProxy]]:
     :class:`~soapguard.testing.FaultProxy` (``lifetime``, ``max_connections``,
     ``listen``...); it listens on an ephemeral 127.0.0.1 port by default.
     """
-    from soapguard.testing import FaultProxy
+    from . import FaultProxy
 
     started: list[FaultProxy] = []
 

@@ -1,0 +1,34 @@
+"""Classification: the one place that turns a failed attempt into soapguard's taxonomy.
+
+:func:`classify` (in :mod:`.core`) takes the exception an attempt raised and the
+evidence its connection recorded, and returns a :class:`Failure`.  The ordered rules
+live in :mod:`.rules` (and :mod:`.tls` for OpenSSL reasons).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from ..transport.evidence import Failure
+    from .core import TYPES, chain, classify, failure_fields, mapped_errors, parse_retry_after
+
+__all__ = [
+    "TYPES",
+    "Failure",
+    "chain",
+    "classify",
+    "failure_fields",
+    "mapped_errors",
+    "parse_retry_after",
+]
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        **dict.fromkeys(("TYPES", "chain", "classify", "failure_fields", "mapped_errors"), ".core"),
+        "parse_retry_after": ".core",
+        "Failure": "..transport.evidence",
+    },
+)

@@ -1,0 +1,36 @@
+"""Diagnostics: events built from the evidence, hints, emitters, tracing and redaction.
+
+Note: ``soapguard.diagnostics`` is also the name of the *logger* events go to.  Modules
+of this package that log anything else use loggers outside that name, so an operator's
+handler on the event logger receives events and nothing but events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from .events import (
+        FIELDS,
+        LOGGER_NAME,
+        SCHEMA_VERSION,
+        CallContext,
+        Emitter,
+        attempt_event,
+        call_event,
+        versions,
+    )
+
+__all__ = [
+    "FIELDS",
+    "LOGGER_NAME",
+    "SCHEMA_VERSION",
+    "CallContext",
+    "Emitter",
+    "attempt_event",
+    "call_event",
+    "versions",
+]
+__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, ".events"))

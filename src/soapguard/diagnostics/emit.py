@@ -1,0 +1,100 @@
+"""Where diagnostic events go: the ``soapguard.diagnostics`` logger, a JSON-lines file, a hook.
+
+:class:`Emitter` sends each event to the logger (WARNING when the attempt is
+retried, ERROR when final; the event dict as the record attribute
+``soapguard``), to ``SOAPGUARD_DIAGNOSTICS_FILE`` as one JSON line, and to
+``Config.on_event``.  Emitting never raises into a call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from typing import Any
+
+from ..config import Config
+
+__all__ = ["LOGGER_NAME", "Emitter"]
+
+#: the logger SPEC §6 names (not this module's: operators configure it by that name)
+LOGGER_NAME = "soapguard.diagnostics"
+logger = logging.getLogger(LOGGER_NAME)
+
+
+def _level(event: dict[str, Any]) -> int:
+    kind = event.get("event")
+    if kind == "soapguard.attempt_failed":
+        return logging.WARNING if event.get("decision") == "retry" else logging.ERROR
+    if kind == "soapguard.call_recovered":
+        return logging.WARNING
+    if kind == "soapguard.call_failed":
+        return logging.ERROR
+    return logging.INFO
+
+
+def _summary(event: dict[str, Any]) -> str:
+    """One line: what was called, what failed where, what soapguard did about it, the hint."""
+    kind = event.get("event")
+    method = ".".join(str(p) for p in (event.get("rpc.service"), event.get("rpc.method")) if p)
+    head = f"{kind} {method or event.get('url.full')}"
+    if kind == "soapguard.attempt_failed":
+        head += f" attempt {event.get('attempt')}/{event.get('max_attempts')}"
+    else:
+        head += f" after {event.get('attempt')} attempt(s)"
+    origin = f" ({event['error.origin']})" if event.get("error.origin") else ""
+    where = f" during {event['phase']}" if event.get("phase") else ""
+    last = "last failure " if kind == "soapguard.call_recovered" else ""
+    parts = [f"{last}{event.get('error.type')}{origin}{where}"]
+    parts.append(f"request_sent={event.get('request_sent')}")
+    if kind != "soapguard.call_recovered":
+        parts.append(f"decision={event.get('decision')} ({event.get('decision_reason')})")
+    if event.get("hint"):
+        parts.append(f"hint: {event['hint']}")
+    return f"{head}: {', '.join(parts)}"
+
+
+class Emitter:
+    """Sends events to the log, the diagnostics file and the ``on_event`` hook."""
+
+    def __init__(self, config: Config) -> None:
+        self._path = config.diagnostics_file
+        self._hook = config.on_event
+        self._file_warned = False
+
+    def emit(self, event: dict[str, Any]) -> None:
+        level = _level(event)
+        if logger.isEnabledFor(level):
+            logger.log(level, "%s", _summary(event), extra={"soapguard": event})
+        if self._path:
+            self._write(self._path, event)
+        if self._hook is not None:
+            try:
+                self._hook(copy.deepcopy(event))
+            except Exception:
+                logger.exception("soapguard on_event hook raised; the call is not affected")
+
+    def _write(self, path: str, event: dict[str, Any]) -> None:
+        try:
+            line = json.dumps(event, default=str, sort_keys=True) + "\n"
+            data = line.encode("utf-8")
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+            # opened per event: survives fork() and log rotation; O_APPEND + one write()
+            # keeps lines whole across threads and processes
+            fd = os.open(path, flags, 0o600)
+            try:
+                written = os.write(fd, data)
+                while written < len(data):  # short writes are rare; finish the line anyway
+                    written += os.write(fd, data[written:])
+            finally:
+                os.close(fd)
+        except Exception as exc:
+            if not self._file_warned:
+                self._file_warned = True
+                reason = exc.strerror if isinstance(exc, OSError) else type(exc).__name__
+                logger.warning(
+                    "soapguard could not write to SOAPGUARD_DIAGNOSTICS_FILE (%s); "
+                    "events still go to this logger",
+                    reason,
+                )

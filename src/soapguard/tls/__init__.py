@@ -1,0 +1,42 @@
+"""TLS: safe profiles, one verified and cached ``ssl.SSLContext`` per configuration.
+
+* :mod:`.context` -- profiles, cipher strings, the context cache, connection facts;
+* :mod:`._openssl` -- a validated ctypes bridge for what Python's ``ssl`` cannot set;
+* :mod:`.trace` -- TLS record sizes and alerts per connection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from .context import (
+        FORBIDDEN_CIPHERS,
+        MFL_SIZES,
+        TLS13_ALLOWED,
+        CapsState,
+        caps_state,
+        cipher_string,
+        clear_cache,
+        context_for,
+        describe_connection,
+        tls13_ciphersuites,
+        version_bounds,
+    )
+
+__all__ = [
+    "FORBIDDEN_CIPHERS",
+    "MFL_SIZES",
+    "TLS13_ALLOWED",
+    "CapsState",
+    "caps_state",
+    "cipher_string",
+    "clear_cache",
+    "context_for",
+    "describe_connection",
+    "tls13_ciphersuites",
+    "version_bounds",
+]
+__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, ".context"))

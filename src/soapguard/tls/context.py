@@ -1,0 +1,322 @@
+"""TLS settings: safe profiles and one verified, cached ``ssl.SSLContext`` per config.
+
+* Profiles fix protocol versions and cipher suites (see ``docs/tls.md``).
+* :data:`FORBIDDEN_CIPHERS` is appended to every cipher string, so RC4, 3DES,
+  DES, NULL, EXPORT, MD5, anonymous, PSK and SRP suites can never be enabled,
+  whatever ``SOAPGUARD_CIPHERS`` says.
+* Record caps and TLS 1.3 suites go through :mod:`soapguard._openssl`; if that
+  bridge cannot be used safely the context still works, :func:`caps_state`
+  says why, and one ``RuntimeWarning`` is issued per process.
+* :func:`context_for` builds a context once per set of TLS settings: loading a
+  CA bundle costs tens of milliseconds, which requests pays on every connection.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import hashlib
+import logging
+import os
+import re
+import ssl
+import threading
+import warnings
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..config import Config, env_name
+from ..errors import ConfigError
+from ..transport.evidence import ConnInfo
+from . import _openssl
+from . import trace as _trace
+
+logger = logging.getLogger(__name__)
+
+#: appended to every cipher string so these can never be enabled
+FORBIDDEN_CIPHERS = "!aNULL:!eNULL:!NULL:!RC4:!3DES:!DES:!EXPORT:!MD5:!PSK:!SRP"
+
+_INTERMEDIATE = "ECDHE+AESGCM:ECDHE+CHACHA20"
+_PROFILE_CIPHERS = {
+    "modern": _INTERMEDIATE,  # unused by TLS 1.3, but keeps TLS <= 1.2 strict if ever enabled
+    "intermediate": _INTERMEDIATE,
+    "legacy": _INTERMEDIATE + ":ECDHE+AES:kRSA+AESGCM:kRSA+AES:!AESCCM",
+}
+#: TLS 1.3 suites that may be enabled (all AEAD; CCM_8's 64-bit tag is left out)
+TLS13_ALLOWED = (
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_AES_128_CCM_SHA256",
+)
+_TLS13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+_PROFILE_TLS13 = {
+    "modern": "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+    "intermediate": _TLS13,
+    "legacy": _TLS13,
+}
+_V = ssl.TLSVersion
+_VERSIONS = {"1.0": _V.TLSv1, "1.1": _V.TLSv1_1, "1.2": _V.TLSv1_2, "1.3": _V.TLSv1_3}
+_PROFILE_VERSIONS = {
+    "modern": (_V.TLSv1_3, _V.TLSv1_3),
+    "intermediate": (_V.TLSv1_2, _V.TLSv1_3),
+    "legacy": (_V.TLSv1_2, _V.TLSv1_3),
+}
+_VERSION_NAMES = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
+#: sizes the max_fragment_length extension can ask for (RFC 6066)
+MFL_SIZES = (512, 1024, 2048, 4096)
+_SECLEVEL = re.compile(r"@SECLEVEL=(\d+)", re.IGNORECASE)
+#: a negotiated suite whose OpenSSL description matches this is never acceptable
+_BAD_DESCRIPTION = re.compile(
+    r"Au=None|Enc=None|Enc=RC4|Enc=3DES|Enc=DES\(|Mac=MD5|Kx=(?:\w*PSK|SRP)"
+)
+_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class CapsState:
+    """Whether the settings that need the OpenSSL bridge were applied to a context."""
+
+    applied: bool
+    max_send_fragment: int | None = None
+    #: the max_fragment_length *requested* from the server, in bytes
+    max_fragment_length: int | None = None
+    tls13_suites_applied: bool = False
+    #: why not applied (empty when everything was)
+    detail: str = ""
+
+
+#: the Config fields a context depends on (its cache key, with ``verify``)
+_TLS_FIELDS = (
+    "tls_profile", "tls_min_version", "tls_max_version", "ciphers", "tls13_ciphersuites",
+    "max_record_size", "ca_bundle", "client_cert", "client_key", "trace_records",
+)  # fmt: skip
+
+
+class _SharedContext(ssl.SSLContext):
+    """A context shared by many connections across threads.
+
+    urllib3 calls ``set_alpn_protocols`` on every connection.  On a shared
+    context that frees the ALPN buffer another thread's ``SSL_new`` may be
+    copying (CPython runs it without the GIL), so an unchanged list is not set again.
+    """
+
+    _alpn: tuple[str, ...] | None = None
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = tuple(alpn_protocols)
+        if protocols != self._alpn:
+            super().set_alpn_protocols(protocols)
+            self._alpn = protocols
+
+
+_lock = threading.Lock()
+_contexts: collections.OrderedDict[tuple[object, ...], ssl.SSLContext] = collections.OrderedDict()
+_caps: weakref.WeakKeyDictionary[ssl.SSLContext, CapsState] = weakref.WeakKeyDictionary()
+_warned: set[str] = set()
+
+
+@functools.cache
+def _default_security_level() -> int:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+
+
+def _compose(ciphers: str, *, allow_seclevel0: bool) -> str:
+    """``ciphers`` with weakening @SECLEVEL directives removed and the forbidden suffix added."""
+    floor = _default_security_level()
+
+    def keep(match: re.Match[str]) -> str:
+        return match.group(0) if int(match.group(1)) >= floor else ""
+
+    parts = [p for p in re.split(r"[:, ]+", _SECLEVEL.sub(keep, ciphers)) if p]
+    prefix = ["@SECLEVEL=0"] if allow_seclevel0 else []
+    return ":".join([*prefix, *parts, FORBIDDEN_CIPHERS])
+
+
+def validate_cipher_string(s: str) -> bool:
+    """Whether the OpenSSL cipher string ``s`` selects at least one allowed cipher."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        probe.set_ciphers(_compose(s, allow_seclevel0=False))
+    except ssl.SSLError:
+        return False
+    return True
+
+
+def validate_tls13_ciphersuites(s: str) -> bool:
+    """Whether ``s`` (colon-separated) names at least one allowed TLS 1.3 suite."""
+    return any(name.strip() in TLS13_ALLOWED for name in s.split(":"))
+
+
+def version_bounds(config: Config) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
+    """The (minimum, maximum) TLS versions for ``config``: its own, else its profile's."""
+    low, high = _PROFILE_VERSIONS[config.tls_profile]
+    if config.tls_min_version is not None:
+        low = _VERSIONS[config.tls_min_version]
+    if config.tls_max_version is not None:
+        high = _VERSIONS[config.tls_max_version]
+    if low > high:
+        raise ConfigError(
+            [(_label("tls_max_version"), f"is below the minimum TLS version ({low.name})")]
+        )
+    return low, high
+
+
+def cipher_string(config: Config) -> str:
+    """The OpenSSL cipher string (TLS <= 1.2) for ``config``, forbidden suites excluded.
+
+    Security level 0 is only requested when TLS 1.0/1.1 is allowed (OpenSSL 3
+    refuses their SHA-1 handshakes otherwise); weaker ``@SECLEVEL`` directives
+    in ``SOAPGUARD_CIPHERS`` are dropped.
+    """
+    base = config.ciphers if config.ciphers is not None else _PROFILE_CIPHERS[config.tls_profile]
+    low, _ = version_bounds(config)
+    return _compose(base, allow_seclevel0=low < ssl.TLSVersion.TLSv1_2)
+
+
+def tls13_ciphersuites(config: Config) -> str:
+    """The TLS 1.3 suites for ``config``; names that are not allowed AEAD suites are dropped."""
+    raw = config.tls13_ciphersuites or _PROFILE_TLS13[config.tls_profile]
+    names = [n.strip() for n in raw.split(":") if n.strip()]
+    kept = list(dict.fromkeys(n for n in names if n in TLS13_ALLOWED))
+    dropped = sorted(set(names) - set(kept))
+    if dropped:
+        logger.warning("ignoring TLS 1.3 suites that soapguard does not allow: %s", dropped)
+    if not kept:
+        allowed = ", ".join(TLS13_ALLOWED)
+        raise ConfigError([(_label("tls13_ciphersuites"), f"names no allowed suite ({allowed})")])
+    return ":".join(kept)
+
+
+def _label(field: str) -> str:
+    return f"{field} ({env_name(field)})"
+
+
+def context_for(config: Config, *, verify: bool | str = True) -> ssl.SSLContext:
+    """The client context for ``config``, built once and shared (do not modify it).
+
+    ``verify`` is ``True`` (verify against ``config.ca_bundle`` or the system
+    store), a CA file/directory path that replaces ``config.ca_bundle``, or
+    ``False`` (no verification at all; only reachable from code).
+    """
+    key = (*(getattr(config, name) for name in _TLS_FIELDS), verify)
+    with _lock:
+        ctx = _contexts.get(key)
+        if ctx is not None:
+            _contexts.move_to_end(key)
+            return ctx
+        ctx = _build(config, verify)
+        _contexts[key] = ctx
+        if len(_contexts) > _CACHE_SIZE:
+            _contexts.popitem(last=False)
+        return ctx
+
+
+def clear_cache() -> None:
+    """Forget cached contexts (e.g. after replacing a CA bundle file in place)."""
+    with _lock:
+        _contexts.clear()
+
+
+def _build(config: Config, verify: bool | str) -> ssl.SSLContext:
+    ctx = _SharedContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_alpn_protocols(["http/1.1"])  # what urllib3 sets: a no-op from then on
+    ctx.minimum_version, ctx.maximum_version = version_bounds(config)
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_TICKET
+    ctx.set_ciphers(cipher_string(config))
+    _check_no_forbidden(ctx, config)
+    if verify is False:
+        if "verify" not in _warned:
+            _warned.add("verify")
+            logger.warning("TLS certificate verification is disabled by code (verify=False)")
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ca = verify if isinstance(verify, str) else config.ca_bundle
+        if ca is None:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        elif os.path.isdir(ca):
+            ctx.load_verify_locations(capath=ca)
+        else:
+            ctx.load_verify_locations(cafile=ca)
+    if config.client_cert is not None:
+        ctx.load_cert_chain(config.client_cert, config.client_key, password=_no_password)
+    if config.trace_records and _trace.available():
+        _trace.install(ctx)
+    _caps[ctx] = _apply_caps(ctx, config)
+    return ctx
+
+
+def _no_password() -> bytes:
+    """Called by OpenSSL only for an encrypted key: refuse instead of prompting on a tty."""
+    raise ConfigError([(_label("client_key"), "is encrypted; soapguard needs an unencrypted key")])
+
+
+def _check_no_forbidden(ctx: ssl.SSLContext, config: Config) -> None:
+    bad = [c["name"] for c in ctx.get_ciphers() if _BAD_DESCRIPTION.search(c["description"])]
+    if bad:  # the suffix makes this unreachable; kept as a last line of defence
+        raise ConfigError([(_label("ciphers"), f"enables forbidden suites {bad}")])
+    if version_bounds(config)[0] >= ssl.TLSVersion.TLSv1_2:
+        floor = _default_security_level()
+        if ctx.security_level < floor:
+            raise ConfigError([(_label("ciphers"), f"lowers the security level below {floor}")])
+
+
+def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
+    size = config.max_record_size
+    requested_mfl = size if size in MFL_SIZES else None
+    suites = tls13_ciphersuites(config)
+    try:
+        done = _openssl.apply(
+            ctx, max_send_fragment=size, max_fragment_length=requested_mfl, tls13_suites=suites
+        )
+    except _openssl.BridgeError as exc:
+        reason = str(exc)
+        if "bridge" not in _warned:
+            _warned.add("bridge")
+            message = (
+                f"soapguard cannot set TLS record caps or TLS 1.3 suites on this interpreter "
+                f"({reason}); connections work without them (tls.caps_applied=false)"
+            )
+            logger.warning("%s", message)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return CapsState(applied=False, detail=reason)
+    # Python's own view of the context must now show exactly the suites we set.
+    seen = [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.3"]
+    suites_ok = done.tls13_suites and sorted(seen) == sorted(suites.split(":"))
+    detail = "" if suites_ok else "OpenSSL did not accept the TLS 1.3 suites"
+    if detail:
+        logger.warning("TLS 1.3 suites %s were not applied; OpenSSL defaults remain", suites)
+    return CapsState(True, done.max_send_fragment, done.max_fragment_length, suites_ok, detail)
+
+
+def caps_state(ctx: ssl.SSLContext) -> CapsState:
+    """What the bridge applied to ``ctx`` (not applied for contexts soapguard did not build)."""
+    state = _caps.get(ctx)
+    if state is None:
+        return CapsState(applied=False, detail="context not built by soapguard.tls.context_for")
+    return state
+
+
+def describe_connection(sock: ssl.SSLSocket, info: ConnInfo) -> None:
+    """Record the TLS facts of an established connection on ``info``."""
+    version = sock.version()
+    info.tls_version = _VERSION_NAMES.get(version, version) if version else None
+    cipher = sock.cipher()
+    info.cipher = cipher[0] if cipher else None
+    info.resumed = sock.session_reused
+    der = sock.getpeercert(binary_form=True)
+    info.cert_sha256 = hashlib.sha256(der).hexdigest() if der else None
+    caps = caps_state(sock.context)
+    info.caps_applied = caps.applied
+    info.max_send_fragment = caps.max_send_fragment
+    info.max_fragment_length = None
+    if caps.applied:
+        try:
+            info.max_fragment_length = _openssl.negotiated_max_fragment_length(sock)
+        except Exception:  # evidence gathering must never break a connection
+            logger.debug("cannot read the negotiated max_fragment_length", exc_info=True)
+    records = _trace.stats_for(sock)
+    if records is not None:
+        info.records = records

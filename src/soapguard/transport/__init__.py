@@ -1,0 +1,19 @@
+"""Transports: where a SOAP call becomes bytes on a connection, and where evidence is recorded.
+
+* :mod:`.sync` -- :class:`Transport`, the ``zeep.Transport`` over requests/urllib3;
+* :mod:`.adapter` -- the requests adapter: soapguard's SSL context, pools, no hidden retries;
+* :mod:`.evidence` -- what one attempt and one connection were observed to do;
+* :mod:`.redirects` -- which redirects a call may follow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+if TYPE_CHECKING:
+    from .sync import Transport
+
+__all__ = ["Transport"]
+__getattr__, __dir__ = attach(__name__, {"Transport": ".sync"})

@@ -1,0 +1,77 @@
+"""The redirect rule: a SOAP call is never re-sent where it could leak or run unexpectedly.
+
+zeep (through requests) follows every redirect: a 307 to ``http://`` re-POSTs the whole
+envelope, WS-Security password and cookies included, in clear text, and a 307 to
+another host re-POSTs it there.  soapguard follows a redirect of a call only when it is
+a 307 or 308 (which keep the method and body) to the *same* scheme, host and port;
+every other redirect ends the call with an ``http.status`` failure that names where it
+pointed.  Loading a WSDL or an XSD follows redirects as requests does, except that it
+never leaves TLS (an ``https`` document is never fetched over ``http``).
+
+Both rules are response hooks, so they apply to every hop requests makes, on the lean
+and on the full requests path alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from urllib3.util import parse_url
+
+from ..diagnostics.redact import redact_url
+
+#: redirects that keep the method and the body
+_KEEPING = frozenset({307, 308})
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+class RedirectRefused(requests.exceptions.HTTPError):
+    """A redirect soapguard does not follow (classified ``http.status``, never retried)."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    return scheme, (parsed.host or "").lower(), parsed.port or _DEFAULT_PORTS.get(scheme)
+
+
+def target(response: requests.Response) -> str | None:
+    """Where a redirect response points, as an absolute URL (None if it is no redirect)."""
+    if not response.is_redirect:
+        return None
+    location = response.headers.get("location") or ""
+    base = response.url or (response.request.url if response.request is not None else "") or ""
+    return urljoin(base, location)
+
+
+def check_call_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook for SOAP calls: allow only 307/308 to the same origin."""
+    where = target(response)
+    if where is None:
+        return
+    here = response.url or (response.request.url if response.request is not None else "") or ""
+    if response.status_code in _KEEPING and _origin(where) == _origin(here):
+        return
+    response.close()  # the body of a refused redirect is never read
+    raise RedirectRefused(
+        f"HTTP {response.status_code} redirect to {redact_url(where)} not followed: soapguard "
+        "follows only 307/308 to the same scheme, host and port",
+        response=response,
+    )
+
+
+def check_document_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook for WSDL/XSD loads: any redirect, but never from https to http."""
+    where = target(response)
+    if where is None:
+        return
+    here = response.url or ""
+    if _origin(here)[0] == "https" and _origin(where)[0] != "https":
+        response.close()
+        raise RedirectRefused(
+            f"redirect from https to http refused: {redact_url(here)} pointed at "
+            f"{redact_url(where)}",
+            response=response,
+        )

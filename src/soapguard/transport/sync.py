@@ -1,0 +1,308 @@
+"""``soapguard.Transport``: a ``zeep.Transport`` with soapguard's TLS, classification and rules.
+
+Used by :class:`soapguard.Client` (which retries per operation call, rebuilding
+the envelope each time) and usable alone under a plain ``zeep.Client``::
+
+    zeep.Client(wsdl, transport=soapguard.Transport())
+
+Alone, it applies the same retry rules at the HTTP level.  The operation name
+comes from the SOAPAction (or the first element of the Body), and a retry
+**resends the same bytes**: a WS-Security nonce/timestamp is not refreshed,
+which a strict server may reject as a replay.  Use ``soapguard.Client`` when
+that matters.
+
+Environment look-ups that requests repeats on every request (proxy variables,
+``~/.netrc``) are done once here: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
+are resolved when the transport is built (``~/.netrc`` is never consulted),
+and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are honoured only when
+``SOAPGUARD_CA_BUNDLE`` is not set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import requests
+import zeep
+from lxml import etree
+from requests.cookies import RequestsCookieJar
+from requests.hooks import default_hooks
+from requests.structures import CaseInsensitiveDict
+
+from ..classify.core import mapped_errors
+from ..config import Config
+from ..diagnostics.events import CallContext
+from ..diagnostics.logs import install_zeep_log_redaction
+from ..diagnostics.redact import redact_url, redact_xml, truncate
+from ..errors import SoapGuardError
+from ..retry.loop import CallRunner
+from ..retry.rules import TRANSIENT_STATUSES, is_idempotent
+from .adapter import SoapGuardAdapter
+from .evidence import current_progress
+from .redirects import check_call_redirect, check_document_redirect
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT: Any = object()
+_ACTION = re.compile(r'action\s*=\s*"?([^";]+)"?', re.IGNORECASE)
+
+
+class _RetryableStatus(requests.HTTPError):
+    """Internal: a 502/503/504 seen by a standalone transport, so the rules can retry it."""
+
+
+class Transport(zeep.Transport):
+    """zeep's transport, hardened.  Takes zeep's arguments plus keyword-only ``config``.
+
+    ``timeout`` (WSDL/XSD loading) and ``operation_timeout`` default to
+    ``(SOAPGUARD_CONNECT_TIMEOUT, SOAPGUARD_READ_TIMEOUT)`` instead of zeep's
+    300 s and *no timeout at all*.
+    """
+
+    def __init__(
+        self,
+        cache: Any = None,
+        timeout: Any = _DEFAULT,
+        operation_timeout: Any = _DEFAULT,
+        session: requests.Session | None = None,
+        *,
+        config: Config | None = None,
+    ) -> None:
+        self.config = config if config is not None else Config.from_env()
+        cfg = self.config
+        own_session = session is None
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # resolved once below instead of on every request
+            if cfg.trust_env and not cfg.ca_bundle:
+                env_ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                if env_ca:
+                    session.verify = env_ca
+        self.adapter = SoapGuardAdapter(cfg)
+        session.mount("https://", self.adapter)
+        session.mount("http://", self.adapter)
+        default_timeout = (cfg.connect_timeout, cfg.read_timeout)
+        super().__init__(  # type: ignore[no-untyped-call]
+            cache=cache,
+            timeout=default_timeout if timeout is _DEFAULT else timeout,
+            operation_timeout=default_timeout
+            if operation_timeout is _DEFAULT
+            else operation_timeout,
+            session=session,
+        )
+        self._close_session = own_session
+        self._proxies = _env_proxies() if cfg.trust_env and own_session else {}
+        self._proxy_cache: dict[tuple[str, str], dict[str, str]] = {}
+        self._url_cache: dict[str, str] = {}
+        self.runner = CallRunner(cfg, drop_connections=self.adapter.drop_host)
+        install_zeep_log_redaction(cfg.sensitive_elements)
+
+    # -- zeep's entry points -------------------------------------------------------
+    def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
+        if current_progress() is not None:  # inside a soapguard.Client attempt
+            return self._send(address, message, headers)
+        operation = operation_name(headers, message)
+        ctx = CallContext(
+            service=None,
+            method=operation,
+            url=address,
+            idempotent=is_idempotent(self.config, operation or ""),
+            max_attempts=self.config.max_attempts,
+        )
+        try:
+            return self.runner.run(
+                lambda: self._send(address, message, headers, standalone=True), ctx
+            )
+        except SoapGuardError as exc:
+            if isinstance(exc.__cause__, _RetryableStatus):  # give zeep the response, as usual
+                return exc.__cause__.response
+            raise
+        except _RetryableStatus as exc:
+            return exc.response
+
+    def _send(
+        self, address: str, message: bytes | str, headers: dict[str, str], standalone: bool = False
+    ) -> requests.Response:
+        progress = current_progress()
+        timeout = self.operation_timeout
+        if progress is not None and progress.time_left is not None:
+            timeout, progress.deadline_capped = _cap(timeout, progress.time_left)
+        if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "POST %s\n%s",
+                redact_url(address),
+                truncate(redact_xml(message, self.config.sensitive_elements)),
+            )
+        proxies = self._proxies_for(address)
+        with mapped_errors(progress):
+            prepared = self._prepare(address, message, headers)
+            if prepared is None:
+                response = self.session.post(
+                    address,
+                    data=message,
+                    headers=headers,
+                    timeout=timeout,
+                    proxies=proxies,
+                    hooks={"response": [check_call_redirect]},
+                )
+            else:
+                session = self.session
+                response = session.send(
+                    prepared,
+                    timeout=timeout,
+                    proxies=proxies,
+                    verify=session.verify,
+                    cert=session.cert,
+                    stream=False,
+                    allow_redirects=True,
+                )
+        if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "HTTP %s from %s\n%s",
+                response.status_code,
+                redact_url(address),
+                truncate(redact_xml(response.content, self.config.sensitive_elements)),
+            )
+        if standalone and response.status_code in TRANSIENT_STATUSES:
+            raise _RetryableStatus(response=response)
+        return response
+
+    def _prepare(
+        self, address: str, message: bytes | str, headers: dict[str, str]
+    ) -> requests.PreparedRequest | None:
+        """A POST prepared without ``Session.request``'s merging, or None to use it.
+
+        ``Session.request`` re-merges cookies, auth, params, hooks and settings on
+        every call (about 10% of a small SOAP call). When the session has none of
+        those -- the case for the session this transport builds -- the result is
+        the same as merging the headers and preparing the URL and body, and the
+        prepared URL is cached per address. ``Session.send`` still runs, so
+        adapters, mocks, redirects and response cookies behave as usual.
+        """
+        session = self.session
+        if (
+            session.trust_env
+            or session.auth is not None
+            or session.params
+            or session.proxies
+            or len(session.cookies)
+            or any(session.hooks.values())
+        ):
+            return None
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        url = self._url_cache.get(address)
+        if url is None:
+            prepared.prepare_url(address, None)
+            url = prepared.url or address
+            if len(self._url_cache) < 256:
+                self._url_cache[address] = url
+        prepared.url = url
+        merged = CaseInsensitiveDict(session.headers)
+        merged.update(headers)
+        for name in [k for k, v in merged.items() if v is None]:  # as merge_setting drops them
+            del merged[name]
+        prepared.headers = merged
+        # redirects copy the request's jar into the next hop, as prepare_cookies would
+        setattr(prepared, "_cookies", RequestsCookieJar())  # noqa: B010 - not in the stubs
+        prepared.prepare_body(message, None)
+        # credentials in the endpoint URL become Basic auth, as on requests' full path
+        prepared.prepare_auth(None, url)
+        prepared.hooks = default_hooks()
+        prepared.register_hook("response", check_call_redirect)  # type: ignore[no-untyped-call]
+        return prepared
+
+    def get(self, address: str, params: Any, headers: dict[str, str]) -> Any:
+        return self.session.get(
+            address,
+            params=params,
+            headers=headers,
+            timeout=self.operation_timeout,
+            proxies=self._proxies_for(address),
+            hooks={"response": [check_document_redirect]},
+        )
+
+    def _load_remote_data(self, url: str) -> bytes:
+        response = self.session.get(
+            url,
+            timeout=self.load_timeout,
+            proxies=self._proxies_for(url),
+            hooks={"response": [check_document_redirect]},
+        )
+        try:
+            response.raise_for_status()
+            return response.content
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close pooled connections (zeep calls this when a Client is used as a context manager)."""
+        if self._close_session:
+            self.session.close()
+
+    # -- proxies, resolved once ----------------------------------------------------
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        if not self._proxies:
+            return {}
+        parsed = urllib.parse.urlparse(url)
+        key = (parsed.scheme, parsed.hostname or "")
+        cached = self._proxy_cache.get(key)
+        if cached is None:
+            bypass = "no" in self._proxies and _bypass(key[1], self._proxies)
+            proxy = None if bypass else self._proxies.get(key[0]) or self._proxies.get("all")
+            cached = {key[0]: proxy} if proxy else {}
+            if len(self._proxy_cache) < 1024:
+                self._proxy_cache[key] = cached
+        return cached
+
+
+def _cap(timeout: Any, left: float) -> tuple[Any, bool]:
+    """``timeout`` (None, seconds or (connect, read)) shrunk to a deadline's ``left`` seconds."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+    else:
+        connect = read = timeout
+    capped = tuple(left if t is None or t > left else t for t in (connect, read))
+    return capped, capped != (connect, read)
+
+
+def _bypass(host: str, proxies: dict[str, str]) -> bool:
+    """``NO_PROXY`` matching, as urllib does it (not in typeshed, hence the wrapper)."""
+    check: Any = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    return bool(check(host, proxies))
+
+
+def _env_proxies() -> dict[str, str]:
+    """``*_proxy`` variables, read once (like requests, but not per request)."""
+    return urllib.request.getproxies_environment()
+
+
+def operation_name(headers: dict[str, str], message: bytes | str) -> str | None:
+    """The operation a standalone transport posts: SOAPAction, else the first Body element."""
+    for name, value in headers.items():
+        low = name.lower()
+        action = None
+        if low == "soapaction":
+            action = value.strip().strip('"')
+        elif low == "content-type":
+            found = _ACTION.search(value)
+            action = found.group(1) if found else None
+        if action:
+            return re.split(r"[/#:]", action.rstrip("/"))[-1] or None
+    try:
+        root = etree.fromstring(
+            message.encode() if isinstance(message, str) else message,
+            parser=etree.XMLParser(resolve_entities=False, no_network=True),
+        )
+    except etree.XMLSyntaxError:
+        return None
+    for body in root:
+        if etree.QName(body).localname == "Body":
+            for child in body:
+                return str(etree.QName(child).localname)
+    return None
