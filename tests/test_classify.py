@@ -24,9 +24,10 @@ import urllib3
 import urllib3.exceptions as u3
 import zeep.exceptions as zx
 
-from soapguard.classify import TYPES, chain, classify, parse_retry_after
+from soapguard.classify import TYPES, classify, parse_retry_after
+from soapguard.classify._util import walk as chain
 from soapguard.errors import DeadlineExceeded, SSLError
-from soapguard.transport.evidence import ConnInfo, Progress, RecordStats
+from soapguard.transport.evidence import Attempt, ConnInfo, RecordStats
 
 POOL = urllib3.HTTPSConnectionPool("soap.example", 443)
 CONN = urllib3.connection.HTTPSConnection("soap.example", 443)
@@ -74,9 +75,9 @@ def broken(leaf: BaseException) -> BaseException:
     return linked(rex.ChunkedEncodingError(proto), proto)
 
 
-def observed(phase: str = "receive", sent: str = "full", tls: str | None = "TLSv1.2") -> Progress:
-    """A Progress as the instrumented connection leaves it."""
-    progress = Progress(phase=phase, conn=ConnInfo("soap.example", 443, tls_version=tls))  # type: ignore[arg-type]
+def observed(phase: str = "receive", sent: str = "full", tls: str | None = "TLSv1.2") -> Attempt:
+    """A Attempt as the instrumented connection leaves it."""
+    progress = Attempt(phase=phase, conn=ConnInfo("soap.example", 443, tls_version=tls))  # type: ignore[arg-type]
     progress.bytes_sent = 0 if sent == "none" else 10
     progress.request_complete = sent == "full"
     return progress
@@ -233,7 +234,7 @@ def test_openssl_reasons(cls, reason, error_type, origin, handshake_only) -> Non
     assert (failure.phase, failure.request_sent) == expected
 
 
-def handshake_progress(records_in: int | None) -> Progress:
+def handshake_progress(records_in: int | None) -> Attempt:
     progress = observed("handshake", "none")
     assert progress.conn is not None
     if records_in is not None:
@@ -484,7 +485,7 @@ def http_error(status: int, headers: dict[str, str]) -> rex.HTTPError:
     ],
 )
 def test_response_level_failures(exc, error_type, status) -> None:
-    failure = classify(exc, Progress())  # an untouched Progress (mocked transport) proves nothing
+    failure = classify(exc, Attempt())  # an untouched Attempt (mocked transport) proves nothing
     assert (failure.type, failure.origin, failure.http_status) == (error_type, None, status)
     assert (failure.phase, failure.request_sent) == ("receive", "full")  # the server answered
 
@@ -539,8 +540,8 @@ def test_a_bad_record_mac_during_the_handshake_was_not_sent() -> None:
     ],
 )
 def test_unknown_progress_never_makes_a_request_look_unsent(make) -> None:
-    # an untouched Progress (nothing instrumented wrote to it) is no evidence either
-    for progress in (None, Progress()):
+    # an untouched Attempt (nothing instrumented wrote to it) is no evidence either
+    for progress in (None, Attempt()):
         assert classify(make(), progress).request_sent == "full"
 
 

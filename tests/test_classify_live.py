@@ -23,8 +23,9 @@ import trustme
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from soapguard.classify import chain, classify
-from soapguard.transport.evidence import ConnInfo, Progress, RecordStats
+from soapguard.classify import classify
+from soapguard.classify._util import walk as chain
+from soapguard.transport.evidence import Attempt, ConnInfo, RecordStats
 
 Handler = Callable[[socket.socket, threading.Event], None]
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -204,10 +205,10 @@ def test_tls12_only_server_and_a_tls13_only_client(server_ctx, ca_file: str) -> 
     assert failure.reason == "TLSV1_ALERT_PROTOCOL_VERSION"
 
 
-def traced(ctx: ssl.SSLContext) -> tuple[ssl.SSLContext, Progress]:
+def traced(ctx: ssl.SSLContext) -> tuple[ssl.SSLContext, Attempt]:
     """Count the TLS records the server sends, as soapguard's record tracer does."""
     stats = RecordStats()
-    progress = Progress(phase="handshake", conn=ConnInfo("localhost", 0, records=stats))
+    progress = Attempt(phase="handshake", conn=ConnInfo("localhost", 0, records=stats))
 
     def callback(conn: Any, direction: str, version: Any, kind: Any, msg: Any, data: bytes) -> None:
         if direction == "read" and kind == ssl._TLSContentType.HEADER:  # type: ignore[attr-defined]
@@ -343,9 +344,7 @@ def test_body_cut_short(tls, expected, server_ctx, ca_file: str) -> None:
         # what soapguard's connection records once the response has started
         sock = response.raw.connection.sock
         info = ConnInfo("localhost", port, tls_version=sock.version() if tls else None)
-        progress = Progress(
-            phase="receive", conn=info, request_complete=True, response_started=True
-        )
+        progress = Attempt(phase="receive", conn=info, request_complete=True, response_started=True)
         with pytest.raises(requests.exceptions.ChunkedEncodingError) as raised:
             _ = response.content
     failure = classify(raised.value, progress)

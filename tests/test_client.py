@@ -122,7 +122,7 @@ def test_users_own_transport_is_left_alone(ledger: LedgerServer) -> None:
 
     client = soapguard.Client("ledger.wsdl", transport=MyTransport())
     assert isinstance(client.transport, MyTransport)
-    assert client._sg_runner is None
+    assert client.runner is None
 
     class Posting(MyTransport):
         def post_xml(self, address: str, envelope: Any, headers: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from soapguard.classify.failure import Failure
 from soapguard.config import Config
 from soapguard.diagnostics import (
     FIELDS,
@@ -25,7 +26,7 @@ from soapguard.diagnostics import (
     call_event,
     versions,
 )
-from soapguard.transport.evidence import ConnInfo, Failure, Progress, RecordStats
+from soapguard.transport.evidence import Attempt, ConnInfo, RecordStats
 
 #: SPEC §6, written out on purpose: the test fails if the builder drops one
 SPEC_FIELDS = """
@@ -64,7 +65,7 @@ MAC = Failure(
 REFUSED = Failure(type="connection.refused", origin=None, message="refused", phase="connect")
 
 
-def observed_progress() -> Progress:
+def observed_progress() -> Attempt:
     records = RecordStats()
     for size in (517, 16408, 16408, 901):
         records.record_in(size)
@@ -74,7 +75,7 @@ def observed_progress() -> Progress:
         host="127.0.0.1",
         port=8443,
         peer_address="127.0.0.1",
-        tls_version="TLSv1.2",
+        tls_version="1.2",  # as tls.describe_connection records it
         cipher="ECDHE-RSA-AES256-GCM-SHA384",
         resumed=False,
         caps_applied=True,
@@ -82,7 +83,7 @@ def observed_progress() -> Progress:
         requests=1,
         records=records,
     )
-    return Progress(
+    return Attempt(
         phase="receive",
         bytes_sent=340,
         request_complete=True,
@@ -93,9 +94,11 @@ def observed_progress() -> Progress:
     )
 
 
-def build(failure: Failure = MAC, progress: Progress | None = None, **kw: Any) -> dict[str, Any]:
+def build(failure: Failure = MAC, progress: Attempt | None = None, **kw: Any) -> dict[str, Any]:
+    number = kw.pop("attempt", 1)
+    attempt = progress if progress is not None else Attempt()
+    attempt.number = number
     args: dict[str, Any] = {
-        "attempt": 1,
         "decision": "retry",
         "decision_reason": "idempotent",
         "backoff_ms": 42.0,
@@ -103,7 +106,7 @@ def build(failure: Failure = MAC, progress: Progress | None = None, **kw: Any) -
         "config": Config(),
     }
     args.update(kw)
-    return attempt_event(CTX, failure=failure, progress=progress, **args)
+    return dict(attempt_event(CTX, attempt, failure, **args))
 
 
 def test_field_list_covers_spec() -> None:
@@ -111,8 +114,8 @@ def test_field_list_covers_spec() -> None:
     assert len(FIELDS) == len(set(FIELDS))
 
 
-@pytest.mark.parametrize("progress", [None, Progress(), observed_progress()])
-def test_attempt_event_has_every_field(progress: Progress | None) -> None:
+@pytest.mark.parametrize("progress", [None, Attempt(), observed_progress()])
+def test_attempt_event_has_every_field(progress: Attempt | None) -> None:
     event = build(progress=progress)
     assert set(SPEC_FIELDS) <= set(event)
     assert set(FIELDS) <= set(event)
@@ -131,10 +134,17 @@ def test_unobserved_facts_are_null_not_invented() -> None:
 
 
 def test_progress_without_connection() -> None:
-    event = build(REFUSED, progress=Progress())
+    event = build(REFUSED, progress=Attempt(phase="handshake"))
     assert event["bytes_sent"] == 0
     assert event["tls.cipher"] is None
     assert event["bytes_received"] is None
+
+
+def test_an_attempt_nothing_observed_reports_no_byte_counts() -> None:
+    # e.g. behind a mocked transport: zero bytes would be a guess, not an observation
+    event = build(REFUSED, progress=Attempt())
+    assert event["bytes_sent"] is None
+    assert event["endpoint.index"] == 0
 
 
 def test_connection_without_record_tracer_leaves_record_fields_null() -> None:

@@ -14,8 +14,10 @@ import requests.exceptions as rex
 import zeep.exceptions as zx
 
 from soapguard import errors
-from soapguard.classify import classify, failure_fields, mapped_errors
-from soapguard.transport.evidence import ConnInfo, Failure, Progress
+from soapguard.classify import classify, mapped_errors
+from soapguard.classify.failure import Failure
+from soapguard.errors import error_for
+from soapguard.transport.evidence import Attempt, ConnInfo
 
 REQ = requests.Request("POST", "https://soap.example/svc").prepare()
 
@@ -67,11 +69,11 @@ def failure(kind: str, origin: Any = None, **kwargs: Any) -> Failure:
     ],
 )
 def test_error_for_is_both_soapguard_and_requests(original, kind, cls, requests_cls) -> None:
-    err = errors.error_for(failure(kind), original, {"error.type": kind})
+    err = errors.error_for(failure(kind), original or OSError())
     assert type(err) is cls
     assert isinstance(err, errors.SoapGuardError)
     assert isinstance(err, requests_cls)
-    assert err.report == {"error.type": kind}
+    assert err.failure == failure(kind)
     assert str(err).startswith(kind)
 
 
@@ -80,7 +82,7 @@ def test_error_for_keeps_request_and_response() -> None:
     original = rex.ConnectionError("x", request=REQ, response=response)
     err = errors.error_for(failure("connection.reset"), original)
     assert (err.request, err.response) == (REQ, response)
-    assert err.report == {}
+    assert err.report == {}  # the attempt loop fills it in when the call gives up
 
 
 def test_describe_says_what_where_and_whether_sent() -> None:
@@ -136,7 +138,8 @@ def test_pickle_round_trip_keeps_message_and_report(cls) -> None:
 
 def test_pickle_drops_request_and_response_but_keeps_the_rest() -> None:
     original = rex.SSLError("x", request=REQ, response=requests.Response())
-    err = errors.error_for(failure("tls.bad_record_mac", "local"), original, REPORT)
+    err = errors.error_for(failure("tls.bad_record_mac", "local"), original)
+    err.report = dict(REPORT)
     copy = pickle.loads(pickle.dumps(err))
     assert type(copy) is errors.SSLError
     assert (str(copy), copy.report) == (str(err), REPORT)
@@ -163,7 +166,8 @@ def closed_port() -> int:
 
 
 def test_mapped_errors_converts_a_real_failure_and_chains_it(closed_port: int) -> None:
-    with pytest.raises(errors.ConnectionError) as info, mapped_errors(None):
+    attempt = Attempt()
+    with pytest.raises(errors.ConnectionError) as info, mapped_errors(attempt, error_for):
         requests.post(f"http://127.0.0.1:{closed_port}/svc", data=b"<x/>", timeout=5)
     err = info.value
     assert isinstance(err, rex.ConnectionError)
@@ -174,25 +178,27 @@ def test_mapped_errors_converts_a_real_failure_and_chains_it(closed_port: int) -
     assert "Max retries exceeded" not in str(err)  # ...and what soapguard says instead
     assert str(err).startswith("connection.refused during connect, request_sent=none: ")
     assert "Connection refused" in str(err)
-    assert err.report == failure_fields(classify(original))
+    assert err.failure == classify(original)
+    # the attempt keeps what was mapped, so the attempt loop does not classify it again
+    assert (attempt.failure, attempt.raised) == (err.failure, err)
     assert err.request is original.request
 
 
-def test_mapped_errors_uses_progress_and_the_report_builder() -> None:
-    progress = Progress(phase="wait", conn=ConnInfo("soap.example", 443, tls_version="TLSv1.2"))
-    progress.bytes_sent, progress.request_complete = 120, True
+def test_mapped_errors_classifies_against_the_attempts_evidence_and_the_factory() -> None:
+    attempt = Attempt(phase="wait", conn=ConnInfo("soap.example", 443, tls_version="TLSv1.2"))
+    attempt.bytes_sent, attempt.request_complete = 120, True
     seen: list[Failure] = []
 
-    def report(f: Failure) -> dict[str, Any]:
+    def factory(f: Failure, original: BaseException) -> errors.SoapGuardError:
         seen.append(f)
-        return {"built": True}
+        return error_for(f, original)
 
     leaf = ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] decryption failed")
-    with pytest.raises(errors.SSLError) as info, mapped_errors(progress, report):
+    with pytest.raises(errors.SSLError) as info, mapped_errors(attempt, factory):
         raise leaf
     assert info.value.__cause__ is leaf
-    assert info.value.report == {"built": True}
     [f] = seen
+    assert info.value.failure is f
     assert (f.type, f.origin, f.phase, f.request_sent) == (
         "tls.bad_record_mac",
         "local",
@@ -211,10 +217,10 @@ def test_mapped_errors_uses_progress_and_the_report_builder() -> None:
     ],
 )
 def test_mapped_errors_maps_low_level_exceptions(raised, cls) -> None:
-    with pytest.raises(cls) as info, mapped_errors(None):
+    with pytest.raises(cls) as info, mapped_errors(Attempt(), error_for):
         raise raised
     assert info.value.__cause__ is raised
-    assert "error.type" in info.value.report
+    assert info.value.failure is not None
 
 
 @pytest.mark.parametrize(
@@ -230,13 +236,13 @@ def test_mapped_errors_maps_low_level_exceptions(raised, cls) -> None:
     ],
 )
 def test_mapped_errors_lets_other_exceptions_pass_untouched(raised) -> None:
-    with pytest.raises(type(raised)) as info, mapped_errors(Progress()):
+    with pytest.raises(type(raised)) as info, mapped_errors(Attempt(), error_for):
         raise raised
     assert info.value is raised
     assert info.value.__cause__ is None
 
 
 def test_mapped_errors_is_a_no_op_without_an_exception() -> None:
-    with mapped_errors(None):
+    with mapped_errors(Attempt(), error_for):
         value = 42
     assert value == 42

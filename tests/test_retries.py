@@ -18,7 +18,8 @@ from zeep.wsse.username import UsernameToken
 import soapguard
 from faulty import BINDING, rig
 from soapguard import Config
-from soapguard.retry.loop import CallRunner
+from soapguard.errors import error_for
+from soapguard.retry.loop import Runner
 from soapguard.testing import Fault
 
 pytestmark = pytest.mark.timeout(90)
@@ -191,13 +192,13 @@ def test_retry_after_is_honoured(faulty: Any) -> None:
 def test_budget_stops_a_burst_and_recovers(faulty: Any) -> None:
     now = [1000.0]
     with faulty(idempotent_operations=("Get*",), retry_budget=0.5, retry_budget_floor=0.0) as r:
-        runner = CallRunner(
+        r.client.runner = Runner(
             r.client.config,
-            drop_connections=r.client.transport.adapter.drop_host,
+            error_for=error_for,
+            release=r.client.transport.release,
             clock=lambda: now[0],
             sleep=lambda s: None,
         )
-        r.client._sg_runner = runner
         reasons, retries = [], 0
         for _ in range(6):
             r.proxy.add_fault(Fault.flip_response_record(n=1), times=3)

@@ -14,7 +14,7 @@ from soapguard.config import Config
 from soapguard.testing import ConnectionRecord, FaultProxy
 from soapguard.tls import context as tls
 from soapguard.tls import trace as _trace
-from soapguard.transport.evidence import ConnInfo, begin_attempt, end_attempt
+from soapguard.transport.evidence import Attempt, ConnInfo, sending
 
 V = ssl.TLSVersion
 PAYLOAD = 100_000
@@ -138,15 +138,12 @@ def test_tracing_off_leaves_records_unobserved(
 
 def _failed_handshake(ctx: ssl.SSLContext, port: int) -> ConnInfo:
     """Handshake that must fail, inside an attempt, as the adapter would run it."""
-    progress, token = begin_attempt()
-    progress.conn = info = ConnInfo("localhost", port)
-    try:
+    with sending(Attempt()) as attempt:
+        attempt.conn = info = ConnInfo("localhost", port)
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
         with pytest.raises(ssl.SSLError):
             ctx.wrap_socket(raw, server_hostname="localhost")
         raw.close()
-    finally:
-        end_attempt(token)
     return info
 
 

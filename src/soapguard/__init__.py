@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .config import Config
     from .errors import ConfigError, DeadlineExceeded, SoapGuardError
-    from .retry.rules import idempotent
+    from .retry.identity import idempotent
     from .transport.sync import Transport
 
 __version__ = "0.1.0"
@@ -37,7 +37,7 @@ _LAZY = {
     "DeadlineExceeded": ".errors",
     "SoapGuardError": ".errors",
     "Transport": ".transport.sync",
-    "idempotent": ".retry.rules",
+    "idempotent": ".retry.identity",
 }
 
 __all__ = [

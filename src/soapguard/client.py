@@ -1,17 +1,17 @@
 """``soapguard.Client``: the drop-in ``zeep.Client``.
 
-It takes every ``zeep.Client`` argument with the same meaning, plus the
-keyword-only ``config``.  Without a ``transport`` it builds a
-:class:`soapguard.Transport`; a user's own transport is accepted and left
-alone (calls then behave exactly as with zeep: no retries, no events, since
-soapguard cannot observe how far a request got on a transport it does not
-own).
+It takes every ``zeep.Client`` argument with the same meaning, plus the keyword-only
+``config``.  Without a ``transport`` it builds a :class:`soapguard.Transport`; a
+user's own transport is accepted and left alone (calls then behave exactly as with
+zeep: no retries, no events, since soapguard cannot observe how far a request got on a
+transport it does not own).
 
 Every operation call (``client.service.X(...)``, ``bind(...)``,
-``create_service(...)``) goes through one :class:`GuardedOperationProxy`, which
-runs it under :class:`soapguard._call.CallRunner`: each attempt re-enters
-zeep's own call path, so the envelope is rebuilt (fresh WS-Security
-nonce/timestamp) and plugins run again.
+``create_service(...)``) goes through one :class:`GuardedOperationProxy`, which runs
+it in the attempt loop.  Each attempt re-enters zeep's own ``binding.send``, so the
+envelope is rebuilt (fresh WS-Security nonce/timestamp) and plugins run again; zeep
+is given a view of the client whose transport is bound to that one attempt, which is
+how the attempt reaches the transport explicitly.
 """
 
 from __future__ import annotations
@@ -21,39 +21,64 @@ from typing import Any
 import zeep
 from zeep.proxy import OperationProxy, ServiceProxy
 
+from . import _compat
 from .config import Config
-from .diagnostics.events import CallContext
 from .diagnostics.logs import install_zeep_log_redaction
-from .retry.loop import CallRunner
-from .retry.rules import is_idempotent
+from .errors import error_for
+from .retry.identity import is_idempotent
+from .retry.loop import Runner
+from .transport.evidence import Attempt, CallContext
 from .transport.sync import Transport
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 
 
+class _AttemptClient:
+    """The client as zeep's binding sees it during one attempt.
+
+    The same client in every respect but ``transport``, which is bound to the attempt.
+    """
+
+    __slots__ = ("_client", "transport")
+
+    def __init__(self, client: zeep.Client, transport: Any) -> None:
+        self._client = client
+        self.transport = transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class GuardedOperationProxy(OperationProxy):
-    # zeep's OperationProxy whose calls run under soapguard's retry rules.  (No class
+    # zeep's OperationProxy whose calls run in soapguard's attempt loop.  (No class
     # docstring: zeep's ``__doc__`` is a property returning the operation signature.)
 
     @property
     def __doc__(self) -> str:  # type: ignore[override]
-        return str(self._proxy._binding._operations[self._op_name])
+        return _compat.operation_doc(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        proxy: GuardedServiceProxy = self._proxy
-        client = proxy._client
-        runner: CallRunner | None = getattr(client, "_sg_runner", None)
-        call: Any = super().__call__
-        if runner is None:
-            return call(*args, **kwargs)
+        client, binding, options, name = _compat.operation_target(self)
+        transport = client.transport
+        runner: Runner | None = getattr(client, "runner", None)
+        if runner is None or not isinstance(transport, Transport):
+            return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        headers = _compat.merge_soap_headers(self, kwargs.get("_soapheaders"))
+        if headers:
+            kwargs["_soapheaders"] = headers
         ctx = CallContext(
-            service=proxy._sg_service,
-            method=self._op_name,
-            url=str(proxy._binding_options.get("address", "")),
-            idempotent=client.is_idempotent(self._op_name),
+            service=self._proxy._sg_service,
+            method=name,
+            url=str(options.get("address", "")),
+            idempotent=is_idempotent(client.config, name),
             max_attempts=client.config.max_attempts,
         )
-        return runner.run(lambda: call(*args, **kwargs), ctx)
+
+        def send(attempt: Attempt) -> Any:
+            view = _AttemptClient(client, transport.bound(attempt))
+            return binding.send(view, {**options, "address": attempt.endpoint}, name, args, kwargs)
+
+        return runner.run(ctx, send)
 
 
 class GuardedServiceProxy(ServiceProxy):
@@ -64,10 +89,9 @@ class GuardedServiceProxy(ServiceProxy):
     ) -> None:
         super().__init__(client, binding, **options)  # type: ignore[no-untyped-call]
         self._sg_service = service_name or _local_name(getattr(binding, "name", None))
-        self._operations = {
-            name: GuardedOperationProxy(self, name)  # type: ignore[no-untyped-call]
-            for name in self._operations
-        }
+        operations = _compat.binding_operations(self)
+        for name in operations:
+            operations[name] = GuardedOperationProxy(self, name)  # type: ignore[no-untyped-call]
 
 
 class Client(zeep.Client):
@@ -90,13 +114,10 @@ class Client(zeep.Client):
         self.config = config
         if transport is None:
             transport = Transport(config=config)
-        self._sg_runner: CallRunner | None = None
+        #: the attempt loop of this client's calls (None: a transport soapguard does not own)
+        self.runner: Runner | None = None
         if isinstance(transport, Transport):
-            self._sg_runner = (
-                transport.runner
-                if transport.config is config
-                else CallRunner(config, drop_connections=transport.adapter.drop_host)
-            )
+            self.runner = Runner(config, error_for=error_for, release=transport.release)
         install_zeep_log_redaction(config.sensitive_elements, secrets=_wsse_secrets(wsse))
         super().__init__(  # type: ignore[no-untyped-call]
             wsdl,
@@ -115,15 +136,15 @@ class Client(zeep.Client):
     def bind(self, service_name: str | None = None, port_name: str | None = None) -> Any:
         if not self.wsdl.services:
             return None
-        service: Any = self._get_service(service_name)
-        port: Any = self._get_port(service, port_name)  # type: ignore[no-untyped-call]
+        service, port = _compat.resolve_port(self, service_name, port_name)
         return GuardedServiceProxy(
             self, port.binding, service_name=_local_name(service.name), **port.binding_options
         )
 
     def create_service(self, binding_name: str, address: str) -> Any:
         proxy: Any = super().create_service(binding_name, address)  # type: ignore[no-untyped-call]
-        return GuardedServiceProxy(self, proxy._binding, **proxy._binding_options)
+        _, binding, options, _ = _compat.service_target(proxy)
+        return GuardedServiceProxy(self, binding, **options)
 
 
 def _local_name(name: Any) -> str | None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import requests.exceptions as rex
 
 if TYPE_CHECKING:
-    from .transport.evidence import Failure
+    from .classify.failure import Failure
 
 __all__ = [
     "ChunkedEncodingError",
@@ -73,8 +73,6 @@ class SoapGuardError(Exception):
     report: dict[str, Any]
     #: the classification this exception was raised for (None for configuration errors)
     failure: Failure | None = None
-    #: the attempt evidence ``failure`` was computed from; internal, never pickled
-    progress: Any = None
 
     def __init__(self, *args: Any, report: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -207,10 +205,13 @@ def with_outcome(exc: BaseException, note: str) -> None:
             exc.message = f"{message}; {note}"  # type: ignore[attr-defined]
 
 
-def error_for(
-    failure: Failure, original: BaseException | None, report: dict[str, Any] | None = None
-) -> RequestError:
-    """Build the soapguard exception for ``failure``, of the family ``original`` belongs to."""
+def error_for(failure: Failure, original: BaseException) -> RequestError:
+    """Build the soapguard exception for ``failure``, of the family ``original`` belongs to.
+
+    The class is the ``requests`` class bare zeep would have raised (``original``'s own
+    family when it is a requests exception, else the one the taxonomy implies), so
+    existing ``except`` clauses keep working.
+    """
     cls: type[RequestError] = RequestError
     if failure.type == "timeout.deadline":
         cls = DeadlineExceeded
@@ -218,7 +219,8 @@ def error_for(
         cls = next((sg for rq, sg in _BY_REQUESTS_CLASS if isinstance(original, rq)), RequestError)
     else:
         cls = next((sg for p, sg in _BY_TYPE_PREFIX if failure.type.startswith(p)), RequestError)
-    err = cls(describe(failure), report=report)
+    err = cls(describe(failure))
+    err.failure = failure
     if isinstance(original, rex.RequestException):
         err.request = original.request
         err.response = original.response

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from .._lazy import attach
 
 if TYPE_CHECKING:
-    from ..transport.evidence import Failure
-    from .core import TYPES, chain, classify, failure_fields, mapped_errors, parse_retry_after
+    from .core import TYPES, classify, failure_fields, mapped_errors, parse_retry_after
+    from .failure import Failure
 
 __all__ = [
     "TYPES",
@@ -27,8 +27,8 @@ __all__ = [
 __getattr__, __dir__ = attach(
     __name__,
     {
-        **dict.fromkeys(("TYPES", "chain", "classify", "failure_fields", "mapped_errors"), ".core"),
+        **dict.fromkeys(("TYPES", "classify", "failure_fields", "mapped_errors"), ".core"),
         "parse_retry_after": ".core",
-        "Failure": "..transport.evidence",
+        "Failure": ".failure",
     },
 )

@@ -56,15 +56,17 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests.exceptions as rex
 import urllib3.exceptions as u3
+import zeep.exceptions as zx
 
-from ..errors import DeadlineExceeded, SoapGuardError, error_for
-from ..transport.evidence import Failure, Phase, Progress, RequestSent
+from ..errors import DeadlineExceeded, SoapGuardError
+from ..transport.evidence import Attempt, Phase, RequestSent
 from . import rules
 from ._util import (
     first,
@@ -75,8 +77,18 @@ from ._util import (
     safe_getattr,
     walk,
 )
+from .failure import Failure
 
-__all__ = ["TYPES", "chain", "classify", "failure_fields", "mapped_errors", "parse_retry_after"]
+__all__ = [
+    "EXCHANGE_ERRORS",
+    "TYPES",
+    "ErrorFactory",
+    "Failure",
+    "classify",
+    "failure_fields",
+    "mapped_errors",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +97,8 @@ TYPES = rules.TYPES
 
 _RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})
 
-#: what :func:`mapped_errors` converts; anything else passes through untouched
-_MAPPED: tuple[type[BaseException], ...] = (
+#: raised by network and HTTP code while a request is exchanged: what the transport maps
+_NETWORK: tuple[type[BaseException], ...] = (
     rex.RequestException,
     u3.HTTPError,
     ssl.SSLError,
@@ -94,21 +106,36 @@ _MAPPED: tuple[type[BaseException], ...] = (
     http.client.HTTPException,
 )
 
+#: the failures of an exchange, as they reach the attempt loop: mapped network errors, and
+#: what zeep raises about the response.  Anything else (a TypeError for a bad argument, a
+#: plugin's FileNotFoundError...) is the caller's and passes through untouched, unretried.
+EXCHANGE_ERRORS: tuple[type[BaseException], ...] = (
+    SoapGuardError,
+    rex.RequestException,
+    u3.HTTPError,
+    http.client.HTTPException,
+    ssl.SSLError,
+    # network OSErrors only
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    zx.Fault,
+    zx.TransportError,
+    zx.XMLSyntaxError,
+    # zeep refusing a response on its XML safety settings: the response is invalid
+    zx.DTDForbidden,
+    zx.EntitiesForbidden,
+    zx.ExternalReferenceForbidden,
+)
 
-def chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and every exception reachable from it, outermost first.
-
-    Follows urllib3's ``.reason``, exceptions in ``.args`` (requests wraps
-    urllib3's errors that way), ``__cause__`` and ``__context__``;
-    breadth-first, each exception once (cycles are fine), at most 32.
-    """
-    return walk(exc)
+#: builds the exception a failure is raised as (the family differs for the async client)
+ErrorFactory = Callable[[Failure, BaseException], SoapGuardError]
 
 
-def classify(exc: BaseException, progress: Progress | None = None) -> Failure:
-    """Classify one failed attempt.  Never raises; see the module docs for the rules."""
+def classify(exc: BaseException, attempt: Attempt | None = None) -> Failure:
+    """Classify one failed attempt from its own evidence.  Never raises (see the module docs)."""
     try:
-        return _classify(exc, progress)
+        return _classify(exc, attempt)
     except Exception:  # a bug here must not replace the caller's real failure
         logger.debug("classification failed; reporting a generic failure", exc_info=True)
         is_tls = isinstance(exc, ssl.SSLError | u3.SSLError | rex.SSLError)
@@ -121,7 +148,7 @@ def classify(exc: BaseException, progress: Progress | None = None) -> Failure:
 
 
 def failure_fields(failure: Failure) -> dict[str, Any]:
-    """The SPEC §6 event fields that describe ``failure`` (a minimal report)."""
+    """The event fields that describe ``failure``."""
     return {
         "error.type": failure.type,
         "error.origin": failure.origin,
@@ -136,53 +163,33 @@ def failure_fields(failure: Failure) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def mapped_errors(
-    progress: Progress | None,
-    report: Callable[[Failure], dict[str, Any]] | None = None,
-) -> Iterator[None]:
-    """Raise soapguard's exception for network/HTTP failures raised inside the block.
+def mapped_errors(attempt: Attempt, error_for: ErrorFactory) -> Iterator[None]:
+    """Map network/HTTP failures raised inside the block to soapguard's exceptions, once.
 
     ``requests``/urllib3 exceptions, ``ssl.SSLError``, ``OSError`` and
-    ``http.client.HTTPException`` are classified against ``progress`` and
-    re-raised as :func:`soapguard.errors.error_for` builds them (also an
-    instance of the matching ``requests`` class), chained with ``from``.
-    ``report(failure)`` supplies the exception's ``.report``; without it the
-    report is :func:`failure_fields`.  soapguard's own exceptions and
-    everything else (zeep's ``Fault``, ``KeyboardInterrupt``...) pass through.
+    ``http.client.HTTPException`` are classified against ``attempt`` and re-raised as
+    ``error_for`` builds them (also an instance of the class bare zeep would have
+    raised), chained with ``from``.  The attempt keeps the failure and the exception
+    raised for it, so the attempt loop does not classify it again.  soapguard's own
+    exceptions and everything else (zeep's ``Fault``, ``KeyboardInterrupt``...) pass
+    through.
     """
     try:
         yield
     except SoapGuardError:
         raise
-    except _MAPPED as exc:
-        failure = classify(exc, progress)
-        fields = report(failure) if report is not None else failure_fields(failure)
-        err = error_for(failure, exc, fields)
-        err.failure = failure
-        err.progress = progress  # whose evidence it is: the loop reuses it for this attempt only
+    except _NETWORK as exc:
+        failure = classify(exc, attempt)
+        err = error_for(failure, exc)
+        attempt.failure, attempt.raised = failure, err
         raise err from exc
 
 
-def _observed(progress: Progress | None) -> Progress | None:
-    """``progress`` if an instrumented connection wrote to it, else ``None``."""
-    if progress is None:
-        return None
-    touched = (
-        progress.conn is not None
-        or progress.phase != "connect"
-        or progress.bytes_sent > 0
-        or progress.send_interrupted
-        or progress.request_complete
-        or progress.response_started
-    )
-    return progress if touched else None
-
-
-def _classify(exc: BaseException, progress: Progress | None) -> Failure:
+def _classify(exc: BaseException, attempt: Attempt | None) -> Failure:
     links = walk(exc)
     if not links:
         return Failure("response.invalid", None, redact(type(exc).__name__), request_sent="full")
-    observed = _observed(progress)
+    observed = attempt if attempt is not None and attempt.observed else None
     deadline = first(links, lambda e: isinstance(e, DeadlineExceeded))
     facts = rules.Facts(links, observed)
     verdict = rules.timeout_deadline(deadline) if deadline is not None else rules.judge(facts)
@@ -201,8 +208,8 @@ def _classify(exc: BaseException, progress: Progress | None) -> Failure:
         phase = phase if phase in ("wait", "receive") else "receive"
 
     status = verdict.http_status
-    if status is None and progress is not None:
-        status = progress.status
+    if status is None and attempt is not None:
+        status = attempt.status
     return Failure(
         type=verdict.type,
         origin=verdict.origin,
@@ -212,13 +219,13 @@ def _classify(exc: BaseException, progress: Progress | None) -> Failure:
         library=verdict.library,
         reason=verdict.reason,
         http_status=status,
-        retry_after=_retry_after(links, progress) if verdict.type == "http.status" else None,
+        retry_after=_retry_after(links, attempt) if verdict.type == "http.status" else None,
     )
 
 
-def _retry_after(links: list[BaseException], progress: Progress | None) -> float | None:
-    """``Retry-After`` of the failed response, from progress or a requests ``.response``."""
-    value = header(progress.response_headers, "Retry-After") if progress is not None else None
+def _retry_after(links: list[BaseException], attempt: Attempt | None) -> float | None:
+    """``Retry-After`` of the failed response, from the attempt or a requests ``.response``."""
+    value = header(attempt.response_headers, "Retry-After") if attempt is not None else None
     for exc in links:
         if value is not None:
             break

@@ -25,7 +25,7 @@ import urllib3.exceptions as u3
 import zeep.exceptions as zx
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameError
 
-from ..transport.evidence import Phase, Progress
+from ..transport.evidence import Attempt, Phase
 from ._util import first, last, safe_getattr, safe_str, timed_out
 from .tls import (
     BRACKETED,
@@ -57,17 +57,17 @@ _CONNECT_ERRNOS = frozenset(
 
 @dataclass(frozen=True)
 class Facts:
-    """What the rules look at: the exception chain and observed progress (or ``None``)."""
+    """What the rules look at: the exception chain and what the attempt observed (or ``None``)."""
 
     chain: list[BaseException]
-    progress: Progress | None
+    attempt: Attempt | None
 
     def find(self, test: Callable[[BaseException], bool]) -> BaseException | None:
         return first(self.chain, test)
 
     def over_tls(self) -> bool:
         """Whether the connection was TLS, as far as the evidence tells."""
-        conn = self.progress.conn if self.progress is not None else None
+        conn = self.attempt.conn if self.attempt is not None else None
         if conn is not None:
             return conn.tls_version is not None
         for exc in self.chain:
@@ -157,7 +157,7 @@ def _timeout(f: Facts) -> Verdict | None:
     exc = f.find(lambda e: isinstance(e, TimeoutError) and "handshake operation" in safe_str(e))
     if exc is not None:
         return Verdict("timeout.connect", exc, phase="handshake", not_sent=True)
-    in_connect = f.progress is not None and f.progress.phase in ("connect", "handshake")
+    in_connect = f.attempt is not None and f.attempt.phase in ("connect", "handshake")
     exc = f.find(lambda e: isinstance(e, u3.ReadTimeoutError | rex.ReadTimeout))
     if exc is None:
         exc = f.find(
@@ -169,7 +169,7 @@ def _timeout(f: Facts) -> Verdict | None:
         )
     if exc is None:
         return None
-    # structured progress beats urllib3's label: a stalled handshake is not a read
+    # observed progress beats urllib3's label: a stalled handshake is not a read
     return Verdict("timeout.connect" if in_connect else "timeout.read", exc)
 
 
@@ -220,13 +220,13 @@ def _tls(f: Facts) -> Verdict | None:
                 concrete = False
                 key = " ".join(t for t in texts if "Max retries exceeded" not in t)
             key = normalize(key)
-    progress = f.progress
-    records = progress.conn.records if progress is not None and progress.conn else None
+    attempt = f.attempt
+    records = attempt.conn.records if attempt is not None and attempt.conn else None
     verdict = tls_verdict(
         key or None,
         eof=any(isinstance(e, ssl.SSLEOFError) for e in found),
         cert_error=any(isinstance(e, ssl.SSLCertVerificationError | HostnameError) for e in found),
-        in_handshake=progress is not None and progress.phase == "handshake",
+        in_handshake=attempt is not None and attempt.phase == "handshake",
         records_in=records.records_in if records is not None else None,
     )
     origin = verdict.origin

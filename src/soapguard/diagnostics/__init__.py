@@ -12,16 +12,9 @@ from typing import TYPE_CHECKING
 from .._lazy import attach
 
 if TYPE_CHECKING:
-    from .events import (
-        FIELDS,
-        LOGGER_NAME,
-        SCHEMA_VERSION,
-        CallContext,
-        Emitter,
-        attempt_event,
-        call_event,
-        versions,
-    )
+    from ..transport.evidence import CallContext
+    from .emit import LOGGER_NAME, Emitter
+    from .events import FIELDS, SCHEMA_VERSION, Event, Report, attempt_event, call_event, versions
 
 __all__ = [
     "FIELDS",
@@ -29,8 +22,22 @@ __all__ = [
     "SCHEMA_VERSION",
     "CallContext",
     "Emitter",
+    "Event",
+    "Report",
     "attempt_event",
     "call_event",
     "versions",
 ]
-__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, ".events"))
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("FIELDS", "SCHEMA_VERSION", "Event", "Report", "attempt_event", "call_event"),
+            ".events",
+        ),
+        "versions": ".events",
+        "LOGGER_NAME": ".emit",
+        "Emitter": ".emit",
+        "CallContext": "..transport.evidence",
+    },
+)

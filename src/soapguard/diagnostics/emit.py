@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from ..config import Config
@@ -23,7 +24,7 @@ LOGGER_NAME = "soapguard.diagnostics"
 logger = logging.getLogger(LOGGER_NAME)
 
 
-def _level(event: dict[str, Any]) -> int:
+def _level(event: Mapping[str, Any]) -> int:
     kind = event.get("event")
     if kind == "soapguard.attempt_failed":
         return logging.WARNING if event.get("decision") == "retry" else logging.ERROR
@@ -34,7 +35,7 @@ def _level(event: dict[str, Any]) -> int:
     return logging.INFO
 
 
-def _summary(event: dict[str, Any]) -> str:
+def _summary(event: Mapping[str, Any]) -> str:
     """One line: what was called, what failed where, what soapguard did about it, the hint."""
     kind = event.get("event")
     method = ".".join(str(p) for p in (event.get("rpc.service"), event.get("rpc.method")) if p)
@@ -63,7 +64,7 @@ class Emitter:
         self._hook = config.on_event
         self._file_warned = False
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         level = _level(event)
         if logger.isEnabledFor(level):
             logger.log(level, "%s", _summary(event), extra={"soapguard": event})
@@ -71,11 +72,11 @@ class Emitter:
             self._write(self._path, event)
         if self._hook is not None:
             try:
-                self._hook(copy.deepcopy(event))
+                self._hook(copy.deepcopy(dict(event)))
             except Exception:
                 logger.exception("soapguard on_event hook raised; the call is not affected")
 
-    def _write(self, path: str, event: dict[str, Any]) -> None:
+    def _write(self, path: str, event: Mapping[str, Any]) -> None:
         try:
             line = json.dumps(event, default=str, sort_keys=True) + "\n"
             data = line.encode("utf-8")

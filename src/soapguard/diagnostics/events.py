@@ -1,12 +1,11 @@
-"""Diagnostic events (SPEC §6): building them from observations and emitting them.
+"""Diagnostic events: what an operator is told about a failed attempt and about a call.
 
-:func:`attempt_event` turns one classified failure plus what the connection
-observed (:class:`~soapguard._state.Progress`, ``ConnInfo``, ``RecordStats``)
-into a flat dict with every SPEC §6 field; a fact that was not observed is
-``None``, never guessed.  :func:`call_event` summarises a call that recovered
-or failed.  :class:`~soapguard.emit.Emitter` (re-exported here) sends them on.
-
-The schema is documented in ``docs/events.md``.
+:func:`attempt_event` turns one classified failure plus what its attempt observed
+(:class:`~soapguard.transport.evidence.Attempt`, ``ConnInfo``, ``RecordStats``) into a
+flat dict; a fact that was not observed is ``None``, never guessed.  :func:`call_event`
+summarises a call that recovered or failed, and :func:`report` is what a failed call's
+exception carries as ``.report``.  The shapes are the TypedDicts below (the field list,
+:data:`FIELDS`, is derived from them); ``docs/events.md`` documents every field.
 """
 
 from __future__ import annotations
@@ -16,62 +15,113 @@ import functools
 import os
 import platform
 import ssl
-from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal, TypedDict, cast
 
+from .._urls import origin
 from ..classify._util import header
-from ..classify.core import failure_fields
+from ..classify.failure import Failure
 from ..config import Config
-from ..transport.evidence import Failure, Progress
-from .emit import LOGGER_NAME, Emitter
+from ..transport.evidence import Attempt, CallContext
 from .hints import hint_for
 from .redact import redact_text, redact_url, truncate
 
 __all__ = [
     "FIELDS",
-    "LOGGER_NAME",
     "SCHEMA_VERSION",
-    "CallContext",
-    "Emitter",
+    "Event",
+    "Report",
     "attempt_event",
     "call_event",
+    "report",
     "versions",
 ]
 
 SCHEMA_VERSION: int = 2
 
-#: every field an event carries, in documentation order (SPEC §6 first, then extras)
-FIELDS: tuple[str, ...] = (
-    *("event", "schema_version", "timestamp", "rpc.system", "rpc.service", "rpc.method"),
-    *("url.full", "server.address", "server.port", "network.peer.address"),
-    *("attempt", "max_attempts", "idempotent", "error.type", "error.origin", "error.message"),
-    *("phase", "request_sent", "openssl.library", "openssl.reason", "tls.protocol.version"),
-    *("tls.cipher", "tls.resumed", "tls.max_send_fragment", "tls.max_fragment_length"),
-    *("tls.caps_applied", "tls.records_in", "tls.records_out", "tls.largest_record_in"),
-    *("bytes_sent", "bytes_received", "connection.requests", "duration_ms", "decision"),
-    *("decision_reason", "backoff_ms", "hint", "versions", "process.pid", "outcome"),
-    # extras
-    *("tls.largest_record_out", "tls.recent_records_in", "tls.recent_records_out"),
-    *("tls.alert_in", "tls.alert_out", "connection.created_pid", "connection.reused"),
-    *("http.response.status_code", "error.retry_after", "config.tls_profile"),
-    *("config.max_record_size", "config.read_timeout", "config.deadline"),
-    "http.response.header.location",
+Kind = Literal["soapguard.attempt_failed", "soapguard.call_recovered", "soapguard.call_failed"]
+
+#: one event; every key is always present (``None`` where nothing was observed)
+Event = TypedDict(
+    "Event",
+    {
+        "event": str,
+        "schema_version": int,
+        "timestamp": str,
+        "rpc.system": str,
+        "rpc.service": "str | None",
+        "rpc.method": "str | None",
+        "url.full": str,
+        "server.address": "str | None",
+        "server.port": "int | None",
+        "network.peer.address": "str | None",
+        "attempt": "int | None",
+        "max_attempts": int,
+        "idempotent": bool,
+        "error.type": "str | None",
+        "error.origin": "str | None",
+        "error.message": "str | None",
+        "phase": "str | None",
+        "request_sent": "str | None",
+        "outcome": "str | None",
+        "openssl.library": "str | None",
+        "openssl.reason": "str | None",
+        "tls.protocol.version": "str | None",
+        "tls.cipher": "str | None",
+        "tls.resumed": "bool | None",
+        "tls.max_send_fragment": "int | None",
+        "tls.max_fragment_length": "int | None",
+        "tls.caps_applied": "bool | None",
+        "tls.records_in": "int | None",
+        "tls.records_out": "int | None",
+        "tls.largest_record_in": "int | None",
+        "bytes_sent": "int | None",
+        "bytes_received": "int | None",
+        "connection.requests": "int | None",
+        "duration_ms": "float | None",
+        "decision": "str | None",
+        "decision_reason": "str | None",
+        "backoff_ms": "float | None",
+        "hint": "str | None",
+        "versions": "dict[str, str | None]",
+        "process.pid": int,
+        "endpoint.index": "int | None",
+        "circuit.state": "str | None",
+        "connection.reused": "bool | None",
+        "connection.idle_ms": "float | None",
+        "connection.age_ms": "float | None",
+        "tls.security_level": "int | None",
+        "tls.verify": "bool | None",
+        # beyond the required set
+        "tls.largest_record_out": "int | None",
+        "tls.recent_records_in": "list[int] | None",
+        "tls.recent_records_out": "list[int] | None",
+        "tls.alert_in": "str | None",
+        "tls.alert_out": "str | None",
+        "connection.created_pid": "int | None",
+        "http.response.status_code": "int | None",
+        "http.response.header.location": "str | None",
+        "error.retry_after": "float | None",
+        "error.types": "list[str | None] | None",
+        "config.tls_profile": "str | None",
+        "config.max_record_size": "int | None",
+        "config.read_timeout": "float | None",
+        "config.deadline": "float | None",
+    },
 )
+
+
+class Report(Event):
+    """What a failed call's exception carries as ``.report``: its final event, plus
+    every failed attempt's event."""
+
+    attempts: list[Event]
+
+
+#: every field an event carries, in documentation order
+FIELDS: tuple[str, ...] = tuple(Event.__annotations__)
 #: message length kept in events; the full text stays on the exception chain
 MESSAGE_LIMIT = 1024
 _ALERT_LEVELS = {1: "warning", 2: "fatal"}
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What is known about a call before its first attempt."""
-
-    service: str | None
-    method: str | None
-    url: str
-    idempotent: bool
-    max_attempts: int
 
 
 def versions() -> dict[str, str | None]:
@@ -106,13 +156,6 @@ def _timestamp() -> str:
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _tls_version(raw: str | None) -> str | None:
-    """``"TLSv1.2"`` (ssl's spelling) → ``"1.2"`` (OpenTelemetry's ``tls.protocol.version``)."""
-    if raw is None:
-        return None
-    return raw[4:] if raw.startswith("TLSv") else raw
-
-
 def _alert(alert: tuple[int, int] | None) -> str | None:
     """``(2, 20)`` → ``"fatal:bad_record_mac"``."""
     if alert is None:
@@ -125,133 +168,141 @@ def _alert(alert: tuple[int, int] | None) -> str | None:
     return f"{_ALERT_LEVELS.get(level, str(level))}:{desc}"
 
 
-def _target(url: str) -> tuple[str | None, int | None]:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
-        return parts.hostname, port
-    except ValueError:
-        return None, None
+def _skeleton(kind: Kind, ctx: CallContext) -> Event:
+    event = cast(Event, dict.fromkeys(FIELDS))
+    target = origin(ctx.url)
+    event["event"] = kind
+    event["schema_version"] = SCHEMA_VERSION
+    event["timestamp"] = _timestamp()
+    event["rpc.system"] = "soap"
+    event["rpc.service"] = ctx.service
+    event["rpc.method"] = ctx.method
+    event["url.full"] = redact_url(ctx.url)
+    event["server.address"] = target.host or None
+    event["server.port"] = target.port
+    event["max_attempts"] = ctx.max_attempts
+    event["idempotent"] = ctx.idempotent
+    event["versions"] = versions()
+    event["process.pid"] = os.getpid()
+    return event
 
 
-def _skeleton(event: str, ctx: CallContext) -> dict[str, Any]:
-    out: dict[str, Any] = dict.fromkeys(FIELDS)
-    host, port = _target(ctx.url)
-    out.update(
-        {
-            "event": event,
-            "schema_version": SCHEMA_VERSION,
-            "timestamp": _timestamp(),
-            "rpc.system": "soap",
-            "rpc.service": ctx.service,
-            "rpc.method": ctx.method,
-            "url.full": redact_url(ctx.url),
-            "server.address": host,
-            "server.port": port,
-            "max_attempts": ctx.max_attempts,
-            "idempotent": ctx.idempotent,
-            "versions": dict(versions()),
-            "process.pid": os.getpid(),
-        }
-    )
-    return out
+def _failure(event: Event, failure: Failure) -> None:
+    event["error.type"] = failure.type
+    event["error.origin"] = failure.origin
+    event["error.message"] = truncate(redact_text(failure.message), MESSAGE_LIMIT)
+    event["phase"] = failure.phase
+    event["request_sent"] = failure.request_sent
+    event["outcome"] = failure.outcome
+    event["openssl.library"] = failure.library
+    event["openssl.reason"] = failure.reason
+    event["http.response.status_code"] = failure.http_status
+    event["error.retry_after"] = failure.retry_after
+
+
+def _observed(event: Event, attempt: Attempt) -> None:
+    event["bytes_sent"] = attempt.bytes_sent
+    event["connection.reused"] = attempt.reused_connection
+    event["endpoint.index"] = attempt.endpoint_index
+    if event["http.response.status_code"] is None:
+        event["http.response.status_code"] = attempt.status
+    status = event["http.response.status_code"] or 0
+    location = header(attempt.response_headers, "Location")
+    if location is not None and 300 <= status < 400:
+        event["http.response.header.location"] = redact_url(location)
+    conn = attempt.conn
+    if conn is None:
+        return
+    event["server.address"] = conn.host
+    event["server.port"] = conn.port
+    event["network.peer.address"] = conn.peer_address
+    event["tls.protocol.version"] = conn.tls_version
+    event["tls.cipher"] = conn.cipher
+    event["tls.resumed"] = conn.resumed
+    event["tls.max_send_fragment"] = conn.max_send_fragment
+    event["tls.max_fragment_length"] = conn.max_fragment_length
+    event["tls.caps_applied"] = conn.caps_applied
+    event["connection.requests"] = conn.requests
+    event["connection.created_pid"] = conn.created_pid
+    rec = conn.records
+    if rec is None:
+        return
+    event["tls.records_in"] = rec.records_in
+    event["tls.records_out"] = rec.records_out
+    event["tls.largest_record_in"] = rec.largest_record_in
+    event["tls.largest_record_out"] = rec.largest_record_out
+    event["tls.recent_records_in"] = list(rec.recent_in)
+    event["tls.recent_records_out"] = list(rec.recent_out)
+    event["tls.alert_in"] = _alert(rec.alert_in)
+    event["tls.alert_out"] = _alert(rec.alert_out)
+    event["bytes_received"] = rec.bytes_in
 
 
 def attempt_event(
     ctx: CallContext,
-    *,
-    attempt: int,
+    attempt: Attempt,
     failure: Failure,
-    progress: Progress | None,
+    *,
     decision: Literal["retry", "raise"],
     decision_reason: str,
     backoff_ms: float | None,
     duration_ms: float,
     config: Config,
-) -> dict[str, Any]:
+) -> Event:
     """The ``soapguard.attempt_failed`` event for one failed attempt."""
     event = _skeleton("soapguard.attempt_failed", ctx)
-    event["attempt"] = attempt
-    event.update(failure_fields(failure))
-    event["error.message"] = truncate(redact_text(failure.message), MESSAGE_LIMIT)
-    event["outcome"] = failure.outcome
-    event.update(
-        {
-            "duration_ms": duration_ms,
-            "decision": decision,
-            "decision_reason": decision_reason,
-            "backoff_ms": backoff_ms,
-            "config.tls_profile": config.tls_profile,
-            "config.max_record_size": config.max_record_size,
-            "config.read_timeout": config.read_timeout,
-            "config.deadline": config.deadline,
-        }
-    )
-    if progress is not None:
-        event["bytes_sent"] = progress.bytes_sent
-        event["connection.reused"] = progress.reused_connection
-        if event["http.response.status_code"] is None:
-            event["http.response.status_code"] = progress.status
-        location = header(progress.response_headers, "Location")
-        if location is not None and 300 <= (event["http.response.status_code"] or 0) < 400:
-            event["http.response.header.location"] = redact_url(location)
-    conn = progress.conn if progress is not None else None
-    if conn is not None:
-        event.update(
-            {
-                "server.address": conn.host,
-                "server.port": conn.port,
-                "network.peer.address": conn.peer_address,
-                "tls.protocol.version": _tls_version(conn.tls_version),
-                "tls.cipher": conn.cipher,
-                "tls.resumed": conn.resumed,
-                "tls.max_send_fragment": conn.max_send_fragment,
-                "tls.max_fragment_length": conn.max_fragment_length,
-                "tls.caps_applied": conn.caps_applied,
-                "connection.requests": conn.requests,
-                "connection.created_pid": conn.created_pid,
-            }
-        )
-        rec = conn.records
-        if rec is not None:
-            event.update(
-                {
-                    "tls.records_in": rec.records_in,
-                    "tls.records_out": rec.records_out,
-                    "tls.largest_record_in": rec.largest_record_in,
-                    "tls.largest_record_out": rec.largest_record_out,
-                    "tls.recent_records_in": list(rec.recent_in),
-                    "tls.recent_records_out": list(rec.recent_out),
-                    "tls.alert_in": _alert(rec.alert_in),
-                    "tls.alert_out": _alert(rec.alert_out),
-                    "bytes_received": rec.bytes_in,
-                }
-            )
+    event["attempt"] = attempt.number
+    _failure(event, failure)
+    event["duration_ms"] = duration_ms
+    event["decision"] = decision
+    event["decision_reason"] = decision_reason
+    event["backoff_ms"] = backoff_ms
+    event["config.tls_profile"] = config.tls_profile
+    event["config.max_record_size"] = config.max_record_size
+    event["config.read_timeout"] = config.read_timeout
+    event["config.deadline"] = config.deadline
+    if attempt.observed or attempt.status is not None:
+        _observed(event, attempt)
+    else:
+        event["endpoint.index"] = attempt.endpoint_index
     event["hint"] = hint_for(event)
     return event
+
+
+#: fields a call event does not take over from its last attempt
+_OWN = frozenset({"event", "timestamp", "versions", "process.pid", "max_attempts", "idempotent"})
 
 
 def call_event(
     kind: Literal["soapguard.call_recovered", "soapguard.call_failed"],
     ctx: CallContext,
     *,
-    attempts: list[dict[str, Any]],
+    attempts: list[Event],
     duration_ms: float,
-) -> dict[str, Any]:
+) -> Event:
     """The summary event of a call; ``attempts`` are its ``attempt_failed`` events.
 
-    The last failed attempt's fields (error, TLS, connection, decision, hint)
-    are carried over; ``attempt`` is the number of attempts the call made
-    (for a recovered call, the failed ones plus the one that succeeded) and
-    ``error.types`` lists each failed attempt's type.
+    The last failed attempt's fields (error, TLS, connection, decision, hint) are
+    carried over; ``attempt`` is the number of attempts the call made (for a recovered
+    call, the failed ones plus the one that succeeded) and ``error.types`` lists each
+    failed attempt's type.
     """
     event = _skeleton(kind, ctx)
     if attempts:
-        fixed = ("event", "timestamp", "versions", "process.pid", "max_attempts", "idempotent")
-        event.update({k: v for k, v in attempts[-1].items() if k not in fixed})
+        last = attempts[-1]
+        for key in FIELDS:
+            if key not in _OWN:
+                event[key] = last[key]  # type: ignore[literal-required]
     failed = kind == "soapguard.call_failed"
     event["attempt"] = len(attempts) if failed else len(attempts) + 1
-    event["outcome"] = (attempts[-1].get("outcome") if attempts else "failed") if failed else "ok"
-    event["error.types"] = [a.get("error.type") for a in attempts]
+    event["error.types"] = [a["error.type"] for a in attempts]
     event["duration_ms"] = duration_ms
+    event["outcome"] = (attempts[-1]["outcome"] if attempts else "failed") if failed else "ok"
     return event
+
+
+def report(final: Event, attempts: list[Event]) -> Report:
+    """The ``.report`` of a failed call: its final event and its attempts' events."""
+    out = cast(Report, dict(final))
+    out["attempts"] = list(attempts)
+    return out

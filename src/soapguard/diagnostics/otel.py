@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .events import CallContext
+from ..transport.evidence import CallContext
 from .redact import redact_url
 
 __all__ = ["CallSpan", "start_call_span"]

@@ -1,291 +1,276 @@
-"""The per-call loop: attempts, classification, retry decisions, events, the final report.
+"""The attempt loop: one call, attempt by attempt, under the retry rules.
 
-One :class:`CallRunner` per client (or standalone transport).  ``run(fn)``
-calls ``fn`` once per attempt under tenacity, with
+Every call -- through ``soapguard.Client``, a plain ``zeep.Client`` on a
+``soapguard.Transport``, sync or async -- runs here.  A reader sees the whole loop in
+:meth:`Runner.run` (and its async twin :meth:`Runner.run_async`, which differs only in
+``await``)::
 
-* a fresh :class:`~soapguard._state.Progress` per attempt (the connection
-  fills it in), and per-attempt timeouts shrunk to what is left of the
-  deadline;
-* :func:`soapguard.classify.classify` on every failure and
-  :func:`soapguard.retry.decide` for the verdict;
-* one ``soapguard.attempt_failed`` event per failed attempt and one
-  ``call_recovered``/``call_failed`` per call that needed more than one
-  attempt or failed;
-* the idle connections to the endpoint dropped before a retry, so it runs on
-  a fresh TCP+TLS connection with the same TLS settings.
+    attempt -> classify once -> decide() -> event -> sleep -> next attempt
 
-The exception a call finally raises is the last attempt's, with ``.report``.
+:class:`Call` holds one call's state and does all the work between the I/O: it opens
+each attempt (its number, endpoint and time left before the deadline), judges a failed
+attempt from that attempt's own evidence, applies :func:`~soapguard.retry.rules.decide`,
+emits the events and builds the exception the call finally raises.  It never sleeps
+and never touches the network, so the two drivers stay trivially alike.
+
+What passes through untouched: an exception raised before the transport was asked to
+send (zeep validating arguments, a plugin's bug) and anything that is not an exchange
+failure (``KeyboardInterrupt``, cancellation...).  A call that ends that way emits no
+call event claiming a network failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import functools
-import http.client
-import socket
-import ssl
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
 
-import requests
 import tenacity
-import urllib3.exceptions
-import zeep.exceptions
+import zeep.exceptions as zx
 
-from ..classify.core import classify
+from .._urls import origin
+from ..classify.core import EXCHANGE_ERRORS, ErrorFactory, classify
+from ..classify.failure import Failure
 from ..config import Config
-from ..diagnostics import otel as _otel
-from ..diagnostics.events import CallContext, Emitter, attempt_event, call_event
-from ..errors import (
-    DeadlineExceeded,
-    SoapGuardError,
-    error_for,
-    outcome_note,
-    scrub_chain,
-    with_outcome,
-)
-from ..transport.evidence import Failure, Progress, begin_attempt, end_attempt
-from .rules import BudgetRegistry, Decision, RetryBudget, decide
+from ..diagnostics import otel
+from ..diagnostics.emit import Emitter
+from ..diagnostics.events import Event, attempt_event, call_event, report
+from ..errors import DeadlineExceeded, SoapGuardError, outcome_note, scrub_chain, with_outcome
+from ..transport.evidence import Attempt, CallContext
+from .budget import BudgetRegistry
+from .rules import Decision, decide
 
 T = TypeVar("T")
 
-#: failures of the exchange itself; anything else (TypeError for a bad argument,
-#: a plugin's bug...) is the caller's and passes through untouched, unretried
-HANDLED: tuple[type[BaseException], ...] = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    # network OSErrors only: a FileNotFoundError from a plugin is not an exchange failure
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    ssl.SSLError,
-    zeep.exceptions.Fault,
-    zeep.exceptions.TransportError,
-    zeep.exceptions.XMLSyntaxError,
-    # zeep refusing a response on its XML safety settings: the response is invalid
-    zeep.exceptions.DTDForbidden,
-    zeep.exceptions.EntitiesForbidden,
-    zeep.exceptions.ExternalReferenceForbidden,
-)
+__all__ = ["Call", "Runner"]
 
 
-class CallRunner:
-    """Runs calls under SPEC §5's rules.  Thread-safe; shares budgets per endpoint."""
+@dataclass(frozen=True)
+class _Retry:
+    """Sleep ``pause`` seconds, then make the next attempt."""
+
+    pause: float
+
+
+@dataclass(frozen=True)
+class _Raise:
+    """End the call by raising ``error`` (chained to the attempt's exception)."""
+
+    error: BaseException
+
+
+class Runner:
+    """Runs calls for one client (or one standalone transport).  Thread-safe.
+
+    ``error_for`` builds the exception a failure is raised as (the family differs
+    between the sync and async clients); ``release(attempt)`` is called before a
+    retry so that it runs on a fresh connection; ``sleep``/``clock`` are injectable
+    so that tests never sleep.
+    """
 
     def __init__(
         self,
         config: Config,
         *,
-        drop_connections: Callable[[str], None] | None = None,
+        error_for: ErrorFactory,
+        release: Callable[[Attempt], None] | None = None,
+        exchange_errors: tuple[type[BaseException], ...] = EXCHANGE_ERRORS,
         sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.emitter = Emitter(config)
         self.budgets = BudgetRegistry(config.retry_budget, config.retry_budget_floor)
-        self._drop = drop_connections
+        self.error_for = error_for
+        self.release = release
+        self.exchange_errors = exchange_errors
+        self.clock = clock
         self._sleep = sleep
-        self._clock = clock
-        self._wait = tenacity.wait_random_exponential(
+        self._async_sleep = async_sleep
+        self._backoff = tenacity.wait_random_exponential(
             multiplier=config.backoff_initial, max=config.backoff_max
         )
 
-    def run(self, fn: Callable[[], T], ctx: CallContext) -> T:
-        """Call ``fn`` under the rules; the happy path is one attempt and no retry machinery."""
-        started = self._clock()
-        deadline_at = started + self.config.deadline
-        budget = self.budgets.for_endpoint(_endpoint(ctx.url))
-        budget.record_call()
-        span = _otel.start_call_span(ctx)
-        state: dict[str, Any] = {}
-        try:
-            result = self._attempt(fn, state, deadline_at)
-        except HANDLED as exc:
-            first: BaseException = exc
-        except BaseException:
-            span.end(ok=False, resend_count=0, error_type=None)
-            raise
-        else:
-            span.end(ok=True, resend_count=0, error_type=None)
-            return result
-        # Recovery runs outside the except block on purpose: every later attempt's
-        # exception must not chain to this one, or its evidence could be mistaken for theirs.
-        return self._recover(fn, ctx, first, state, started, deadline_at, budget, span)
+    def backoff(self, attempt_number: int) -> float:
+        """The full-jitter exponential pause after failed attempt ``attempt_number``."""
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempt_number
+        return float(self._backoff(state))
 
-    def _recover(
-        self,
-        fn: Callable[[], T],
-        ctx: CallContext,
-        first: BaseException,
-        state: dict[str, Any],
-        started: float,
-        deadline_at: float,
-        budget: RetryBudget,
-        span: _otel.CallSpan,
-    ) -> T:
-        """Attempt 1 failed with ``first``: decide, and retry under tenacity while allowed."""
-        cfg = self.config
-        attempts: list[dict[str, Any]] = []
-        pending = [first]
+    def run(self, ctx: CallContext, send: Callable[[Attempt], T]) -> T:
+        """Run one call: ``send(attempt)`` once per attempt until it succeeds or must stop."""
+        call = Call(self, ctx)
+        while True:
+            attempt = call.next_attempt()
+            try:
+                result = send(attempt)
+            except BaseException as exc:
+                step = call.failed(attempt, exc)
+                if step is None:
+                    raise  # not an exchange failure: the caller's, untouched
+                if isinstance(step, _Raise):
+                    if step.error is exc:
+                        raise
+                    raise step.error from exc
+                pause = step.pause
+            else:
+                call.succeeded()
+                return result
+            self._sleep(pause)
 
-        def attempt() -> T:
-            if pending:  # replay attempt 1's outcome into tenacity's bookkeeping
-                raise pending.pop()
-            return self._attempt(fn, state, deadline_at)
+    async def run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
+        """:meth:`run` for coroutines; cancellation is never retried nor swallowed."""
+        call = Call(self, ctx)
+        while True:
+            attempt = call.next_attempt()
+            try:
+                result = await send(attempt)
+            except BaseException as exc:
+                step = call.failed(attempt, exc)
+                if step is None:
+                    raise  # not an exchange failure: the caller's, untouched
+                if isinstance(step, _Raise):
+                    if step.error is exc:
+                        raise
+                    raise step.error from exc
+                pause = step.pause
+            else:
+                call.succeeded()
+                return result
+            await self._async_sleep(pause)
 
-        def should_retry(rs: tenacity.RetryCallState) -> bool:
-            outcome = rs.outcome
-            exc = outcome.exception() if outcome is not None else None
-            if exc is None or not isinstance(exc, HANDLED):
-                return False
-            progress: Progress = state["progress"]
-            failure = self._classify(exc, progress, deadline_at)
-            decision = decide(
-                failure,
-                idempotent=ctx.idempotent,
-                attempt=rs.attempt_number,
-                max_attempts=ctx.max_attempts,
-                remaining=deadline_at - self._clock(),
-                sleep=self._wait(rs),
-                budget=budget,
-            )
-            event = attempt_event(
-                ctx,
-                attempt=rs.attempt_number,
-                failure=failure,
-                progress=progress,
-                decision="retry" if decision.retry else "raise",
-                decision_reason=decision.reason,
-                backoff_ms=round(decision.sleep * 1000, 3) if decision.retry else None,
-                duration_ms=round((self._clock() - state["t0"]) * 1000, 3),
-                config=cfg,
-            )
-            attempts.append(event)
-            self.emitter.emit(event)
-            span.attempt_failed(event)
-            state.update(decision=decision, failure=failure)
-            return decision.retry
 
-        def before_sleep(rs: tenacity.RetryCallState) -> None:
-            if self._drop is not None:
-                self._drop(ctx.url)
+class Call:
+    """One call's state between attempts: no I/O, no sleeping."""
 
-        def wait(rs: tenacity.RetryCallState) -> float:
-            decision: Decision = state["decision"]
-            return decision.sleep
+    def __init__(self, runner: Runner, ctx: CallContext) -> None:
+        self.runner = runner
+        self.ctx = ctx
+        self.config = runner.config
+        self.started = runner.clock()
+        self.deadline_at = self.started + self.config.deadline
+        self.budget = runner.budgets.for_endpoint(str(origin(ctx.url)))
+        self.budget.record_call()
+        self.span = otel.start_call_span(ctx)
+        self.events: list[Event] = []
+        self._number = 0
+        self._attempt_started = self.started
 
-        retrying = tenacity.Retrying(
-            sleep=self._sleep,
-            stop=tenacity.stop_never,
-            wait=wait,
-            retry=should_retry,
-            before_sleep=before_sleep,
-            reraise=True,
+    # -- the three moments of an attempt -------------------------------------------------
+
+    def next_attempt(self) -> Attempt:
+        """Open the next attempt; raise the call's deadline error if no time is left."""
+        self._number += 1
+        now = self.runner.clock()
+        self._attempt_started = now
+        attempt = Attempt(
+            number=self._number, endpoint=self.ctx.url, time_left=self.deadline_at - now
         )
-        try:
-            for try_ in retrying:
-                with try_:
-                    result = attempt()
-        except BaseException as exc:
-            if not isinstance(exc, HANDLED) or "failure" not in state:
-                # not an exchange failure (e.g. a TypeError from zeep): not ours to report
-                span.end(ok=False, resend_count=len(attempts), error_type=None)
-                raise
-            final = self._finish(ctx, attempts, started, failed=True)
-            span.end(ok=False, resend_count=len(attempts) - 1, error_type=final.get("error.type"))
-            failure: Failure = state["failure"]
-            err = self._with_report(exc, failure, {**final, "attempts": attempts})
-            if failure.outcome == "unknown":
-                with_outcome(err, outcome_note(state["decision"].reason))
-            scrub_chain(err)
-            scrub_chain(exc)  # chained below as __cause__: tracebacks print it too
-            if err is exc:
-                raise
-            raise err from exc
-        self._finish(ctx, attempts, started, failed=False)
-        span.end(ok=True, resend_count=len(attempts), error_type=None)
-        return result
-
-    def _attempt(self, fn: Callable[[], T], state: dict[str, Any], deadline_at: float) -> T:
-        cfg = self.config
-        now = self._clock()
-        remaining = deadline_at - now
-        progress, token = begin_attempt()
-        state.update(progress=progress, t0=now)
-        try:
-            if remaining <= 0:
-                raise DeadlineReached(f"deadline of {cfg.deadline:g}s reached before the attempt")
-            progress.time_left = remaining
-            return fn()
-        finally:
-            end_attempt(token)
-
-    def _classify(self, exc: BaseException, progress: Progress, deadline_at: float) -> Failure:
-        # Only this attempt's own evidence counts: the failure mapped_errors() computed from
-        # this very Progress, or a fresh classification of the exception against it.
-        own = getattr(exc, "failure", None)
-        if isinstance(exc, SoapGuardError) and getattr(exc, "progress", None) is progress:
-            failure = own if isinstance(own, Failure) else classify(exc, progress)
-        else:
-            failure = classify(exc, progress)
-        if isinstance(exc, DeadlineReached):
-            failure = dataclasses.replace(failure, request_sent="none", phase=None)
-        if isinstance(exc, DeadlineReached) or (
-            failure.type.startswith("timeout.")
-            and progress.deadline_capped
-            and self._clock() >= deadline_at - 0.01
-        ):
-            failure = dataclasses.replace(
-                failure,
-                type="timeout.deadline",
-                message=f"deadline of {self.config.deadline:g}s exceeded ({failure.message})",
+        if now >= self.deadline_at:
+            failure = Failure(
+                "timeout.deadline",
+                None,
+                f"deadline of {self.config.deadline:g}s reached before attempt {self._number}",
+                request_sent="none",
             )
+            raise self._final_error(failure, self._judge(attempt, failure), None)
+        return attempt
+
+    def failed(self, attempt: Attempt, exc: BaseException) -> _Retry | _Raise | None:
+        """What to do after ``attempt`` raised ``exc``; ``None``: not ours, re-raise it."""
+        if not attempt.entered or not isinstance(exc, self.runner.exchange_errors):
+            self.span.end(ok=False, resend_count=len(self.events), error_type=None)
+            return None
+        # classified once, from this attempt's own evidence
+        mapped = attempt.failure if attempt.raised is exc else None
+        failure = mapped if mapped is not None else classify(exc, attempt)
+        failure = self._deadline_view(failure, attempt)
+        decision = self._judge(attempt, failure)
+        if not decision.retry:
+            return _Raise(self._final_error(failure, decision, exc))
+        if self.runner.release is not None:
+            self.runner.release(attempt)
+        return _Retry(decision.sleep)
+
+    def succeeded(self) -> None:
+        if self.events:
+            self._emit_call("soapguard.call_recovered")
+        self.span.end(ok=True, resend_count=len(self.events), error_type=None)
+
+    # -- the decision ----------------------------------------------------------------------
+
+    def _judge(self, attempt: Attempt, failure: Failure) -> Decision:
+        """Apply the rules to one failed attempt and tell the operator (one event)."""
+        clock = self.runner.clock
+        decision = decide(
+            failure,
+            idempotent=self.ctx.idempotent,
+            attempt=attempt.number,
+            max_attempts=self.ctx.max_attempts,
+            remaining=self.deadline_at - clock(),
+            sleep=self.runner.backoff(attempt.number),
+            budget=self.budget,
+        )
+        event = attempt_event(
+            self.ctx,
+            attempt,
+            failure,
+            decision="retry" if decision.retry else "raise",
+            decision_reason=decision.reason,
+            backoff_ms=round(decision.sleep * 1000, 3) if decision.retry else None,
+            duration_ms=round((clock() - self._attempt_started) * 1000, 3),
+            config=self.config,
+        )
+        self.events.append(event)
+        self.runner.emitter.emit(event)
+        self.span.attempt_failed(event)
+        return decision
+
+    def _deadline_view(self, failure: Failure, attempt: Attempt) -> Failure:
+        """A timeout that hit the deadline-shortened timeouts is the deadline's doing."""
+        if (
+            failure.type.startswith("timeout.")
+            and failure.type != "timeout.deadline"
+            and attempt.deadline_capped
+            and self.runner.clock() >= self.deadline_at - 0.01
+        ):
+            message = f"deadline of {self.config.deadline:g}s exceeded ({failure.message})"
+            return dataclasses.replace(failure, type="timeout.deadline", message=message)
         return failure
 
-    def _finish(
-        self, ctx: CallContext, attempts: list[dict[str, Any]], started: float, *, failed: bool
-    ) -> dict[str, Any]:
+    def _final_error(
+        self, failure: Failure, decision: Decision, exc: BaseException | None
+    ) -> BaseException:
+        final = self._emit_call("soapguard.call_failed")
+        self.span.end(ok=False, resend_count=max(len(self.events) - 1, 0), error_type=failure.type)
+        if exc is None or (
+            failure.type == "timeout.deadline" and not isinstance(exc, DeadlineExceeded)
+        ):
+            err: BaseException = self.runner.error_for(failure, exc or TimeoutError())
+        elif isinstance(exc, SoapGuardError | zx.Error):
+            err = exc  # mapped already; zeep's Fault / TransportError... stay what they are
+        else:
+            err = self.runner.error_for(failure, exc)
+        err.report = report(final, self.events)  # type: ignore[attr-defined]
+        if failure.outcome == "unknown":
+            with_outcome(err, outcome_note(decision.reason))
+        scrub_chain(err)
+        if exc is not None and exc is not err:
+            scrub_chain(exc)  # chained below as __cause__: tracebacks print it too
+        return err
+
+    def _emit_call(
+        self, kind: Literal["soapguard.call_recovered", "soapguard.call_failed"]
+    ) -> Event:
         event = call_event(
-            "soapguard.call_failed" if failed else "soapguard.call_recovered",
-            ctx,
-            attempts=attempts,
-            duration_ms=round((self._clock() - started) * 1000, 3),
+            kind,
+            self.ctx,
+            attempts=self.events,
+            duration_ms=round((self.runner.clock() - self.started) * 1000, 3),
         )
-        self.emitter.emit(event)
+        self.runner.emitter.emit(event)
         return event
-
-    @staticmethod
-    def _with_report(exc: BaseException, failure: Failure, report: dict[str, Any]) -> BaseException:
-        """The exception the call raises: the last attempt's, carrying ``report``."""
-        if failure.type == "timeout.deadline" and not isinstance(exc, DeadlineExceeded):
-            return error_for(failure, exc, report)
-        if isinstance(exc, SoapGuardError):
-            exc.report = report
-            return exc
-        if isinstance(exc, _REQUESTS_FAMILY):
-            return error_for(failure, exc, report)
-        # zeep's Fault / TransportError / XMLSyntaxError stay what they are
-        exc.report = report  # type: ignore[attr-defined]
-        return exc
-
-
-class DeadlineReached(requests.exceptions.Timeout):
-    """Internal: the deadline expired before an attempt could start."""
-
-
-_REQUESTS_FAMILY = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
-
-
-@functools.lru_cache(maxsize=256)
-def _endpoint(url: str) -> str:
-    parsed = urllib3.util.parse_url(url)
-    scheme = parsed.scheme or "http"
-    port = parsed.port or (443 if scheme == "https" else 80)
-    return f"{scheme}://{(parsed.host or '').lower()}:{port}"

@@ -1,11 +1,8 @@
-"""Retry rules (SPEC §5): what may be retried, how long to wait, and the retry budget.
+"""The retry rules: what may be retried, as one pure function of the evidence.
 
-Small composable pieces in the spirit of tenacity, used by :mod:`soapguard._call`:
-
-* :func:`decide` -- the whole rule set as one pure function of the evidence;
-* :class:`RetryBudget` -- per-endpoint ratio of retries to calls over a 10 s
-  window plus a floor, thread-safe, so a failing endpoint gets no retry storm;
-* :func:`idempotent` -- the per-call override, thread- and task-local.
+:func:`decide` is the whole rule set; it reads a classified failure and the call's
+bounds and returns a :class:`Decision` with a closed set of reasons, so every rule can
+be tested without a socket.  The attempt loop (:mod:`.loop`) applies it.
 
 The rules, in order: deterministic failures are never retried (a handshake the
 peer's messages broke, whichever side noticed, fails the same way next time); a
@@ -18,17 +15,13 @@ deadline and the budget bound the loop.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from ..config import Config
-from ..transport.evidence import Failure
+from ..classify.failure import Failure
+
+if TYPE_CHECKING:
+    from .budget import RetryBudget
 
 Reason = Literal[
     "idempotent",
@@ -66,11 +59,6 @@ class Decision:
     reason: Reason
     #: seconds to sleep before the next attempt (0 when not retrying)
     sleep: float = 0.0
-
-    @property
-    def transparent(self) -> bool:
-        """A retry of a request that never left: free of budget, allowed for writes."""
-        return self.retry and self.reason == "not_sent"
 
 
 def is_transient(failure: Failure) -> bool:
@@ -118,97 +106,3 @@ def decide(
     if not transparent and budget is not None and not budget.try_spend():
         return Decision(False, "budget")
     return Decision(True, "not_sent" if transparent else "idempotent", sleep)
-
-
-class RetryBudget:
-    """Retries allowed per endpoint: ``ratio`` x calls in the last ``window`` s, plus ``floor``/s.
-
-    Like Finagle's retry budget: a healthy endpoint can always retry a little
-    (the floor), a failing one cannot multiply its load by more than
-    ``1 + ratio``.  Thread-safe; time comes from an injectable clock.
-    """
-
-    def __init__(
-        self,
-        ratio: float,
-        floor_per_second: float,
-        window: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ratio = ratio
-        self.floor = floor_per_second * window
-        self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._calls: deque[float] = deque()
-        self._retries: deque[float] = deque()
-
-    def _trim(self, now: float) -> None:
-        horizon = now - self.window
-        for queue in (self._calls, self._retries):
-            while queue and queue[0] <= horizon:
-                queue.popleft()
-
-    def record_call(self) -> None:
-        with self._lock:
-            now = self._clock()
-            self._trim(now)
-            self._calls.append(now)
-
-    def try_spend(self) -> bool:
-        """Take one retry from the budget if there is one left."""
-        with self._lock:
-            now = self._clock()
-            self._trim(now)
-            if len(self._retries) + 1 > self.ratio * len(self._calls) + self.floor:
-                return False
-            self._retries.append(now)
-            return True
-
-
-class BudgetRegistry:
-    """One :class:`RetryBudget` per endpoint (``scheme://host:port``)."""
-
-    def __init__(self, ratio: float, floor_per_second: float) -> None:
-        self._ratio = ratio
-        self._floor = floor_per_second
-        self._lock = threading.Lock()
-        self._budgets: dict[str, RetryBudget] = {}
-
-    def for_endpoint(self, endpoint: str) -> RetryBudget:
-        with self._lock:
-            budget = self._budgets.get(endpoint)
-            if budget is None:
-                budget = self._budgets[endpoint] = RetryBudget(self._ratio, self._floor)
-            return budget
-
-
-_override: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
-    "soapguard_idempotent", default=None
-)
-
-
-@contextlib.contextmanager
-def idempotent(value: bool = True) -> Iterator[None]:
-    """Declare the calls made inside the block idempotent (or, with ``False``, not).
-
-    Thread- and asyncio-task-local; nests; wins over ``SOAPGUARD_IDEMPOTENT_OPERATIONS``::
-
-        with soapguard.idempotent():
-            client.service.Transfer(..., requestId=unique_id)   # safe to replay: server dedups
-    """
-    token = _override.set(bool(value))
-    try:
-        yield
-    finally:
-        _override.reset(token)
-
-
-def is_idempotent(config: Config, operation: str) -> bool:
-    """Whether a call to ``operation`` may be replayed: ``idempotent()`` wins over the config."""
-    override = _override.get()
-    return config.is_idempotent(operation) if override is None else override
-
-
-def idempotent_override() -> bool | None:
-    return _override.get()

@@ -17,7 +17,7 @@ import logging
 import ssl
 from typing import Any
 
-from ..transport.evidence import RecordStats, current_progress
+from ..transport.evidence import RecordStats, being_sent
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ def _stats(conn: Any) -> RecordStats | None:
         except AttributeError:  # an owner object without __dict__: nowhere to keep it
             return None
         # Link to the connection being set up so a failed handshake keeps its evidence.
-        progress = current_progress()
-        if progress is not None and progress.conn is not None and progress.conn.records is None:
-            progress.conn.records = stats
+        attempt = being_sent()
+        if attempt is not None and attempt.conn is not None and attempt.conn.records is None:
+            attempt.conn.records = stats
     return stats
 
 

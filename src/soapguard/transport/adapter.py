@@ -32,7 +32,7 @@ from urllib3.util import Retry, parse_url
 
 from ..config import Config
 from ..tls import context as tls
-from .evidence import ConnInfo, current_progress
+from .evidence import ConnInfo, being_sent
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class _Instrumented:
     _sg_info: ConnInfo | None = None
 
     def _new_conn(self) -> Any:
-        progress = current_progress()
+        progress = being_sent()
         info = ConnInfo(host=self.host, port=self.port)
         self._sg_info = info
         if progress is not None:
@@ -72,12 +72,12 @@ class _Instrumented:
         info = self._sg_info
         if info is not None and isinstance(self.sock, ssl.SSLSocket):
             tls.describe_connection(self.sock, info)
-        progress = current_progress()
+        progress = being_sent()
         if progress is not None:
             progress.phase = "send"
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        progress = current_progress()
+        progress = being_sent()
         info = self._sg_info
         if info is not None:
             if progress is not None:
@@ -92,7 +92,7 @@ class _Instrumented:
             progress.phase = "wait"
 
     def send(self, data: Any) -> None:
-        progress = current_progress()
+        progress = being_sent()
         try:
             super().send(data)  # type: ignore[misc]
         except BaseException:
@@ -110,7 +110,7 @@ class _Instrumented:
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
-        progress = current_progress()
+        progress = being_sent()
         if progress is not None:
             progress.response_started = True
             progress.phase = "receive"

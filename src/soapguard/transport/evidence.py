@@ -1,29 +1,53 @@
-"""Mutable per-connection and per-attempt observations.
+"""What one attempt, and the connection it used, were observed to do.
 
-These are the facts the rest of soapguard reasons about.  The adapter's
-connection classes *write* them (bytes written, response started, TLS facts);
-``classify`` and ``diagnostics`` only *read* them.  Nothing here guesses: a
-field that was not observed stays ``None``.
+These are the facts the rest of soapguard reasons about.  The attempt loop creates an
+:class:`Attempt` and hands it to the transport explicitly; the transport and its
+connections *write* what happens (phase, bytes written, response started, TLS facts);
+``classify`` and ``diagnostics`` only *read* it.  Nothing here guesses: a field that
+was not observed stays ``None``.
 
-``Progress`` is per attempt (one HTTP request), ``ConnInfo`` is per TCP+TLS
-connection, ``RecordStats`` is per TLS connection and is fed by the record
-tracer (``SSLContext._msg_callback``) when it is available.
+``Attempt`` is per attempt (one HTTP request), ``ConnInfo`` per TCP+TLS connection,
+``RecordStats`` per TLS connection, fed by the record tracer where the interpreter
+allows it.
+
+The sync transport cannot pass the attempt through requests and urllib3 to the
+connection object, so it names the attempt it is sending for the duration of the send
+(:func:`sending`), and connections look it up with :func:`being_sent`.  That context
+variable is data only, set and reset around one send: whether a call runs under
+soapguard's rules is decided by the explicit handle, never by the variable.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ..classify.failure import Failure
 
 Phase = Literal["connect", "handshake", "send", "wait", "receive"]
 RequestSent = Literal["none", "partial", "full"]
 
 #: how many recent record sizes are kept per direction
 RECENT_RECORDS = 8
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What is known about a call before its first attempt."""
+
+    service: str | None
+    method: str | None
+    #: the primary endpoint's URL
+    url: str
+    idempotent: bool
+    max_attempts: int
 
 
 @dataclass
@@ -73,6 +97,10 @@ class ConnInfo:
     host: str
     port: int
     created_pid: int = field(default_factory=os.getpid)
+    #: ``time.monotonic()`` when the connection was opened
+    created_at: float = field(default_factory=time.monotonic)
+    #: ``time.monotonic()`` when its last response ended (None: never used yet)
+    idle_since: float | None = None
     peer_address: str | None = None
     tls_version: str | None = None
     cipher: str | None = None
@@ -87,10 +115,29 @@ class ConnInfo:
     records: RecordStats | None = None
 
 
-@dataclass
-class Progress:
-    """How far one attempt (one HTTP request) got.  Written by the connection."""
+@dataclass(eq=False)
+class Attempt:
+    """One attempt of one call: what the loop asks for, and what was observed.
 
+    The loop fills the first group; the transport and its connection write the rest
+    as it happens.  ``failure``/``raised`` are set where low-level exceptions are
+    mapped, so the loop classifies an attempt once, from this attempt's evidence only.
+    """
+
+    #: 1-based number of this attempt within its call
+    number: int = 1
+    #: the endpoint URL this attempt goes to, and its index (0 = primary)
+    endpoint: str = ""
+    endpoint_index: int = 0
+    #: seconds left before the call's deadline when this attempt started
+    time_left: float | None = None
+    #: the transport shrank this attempt's timeouts to ``time_left``
+    deadline_capped: bool = False
+    #: the transport was asked to send this attempt (an exception raised before that is
+    #: the caller's, e.g. zeep validating arguments, and not an exchange failure)
+    entered: bool = False
+
+    # -- written by the connection, as it happens -----------------------------------------
     phase: Phase = "connect"
     bytes_sent: int = 0
     #: a write raised: some of its bytes may have left even though none were counted
@@ -98,13 +145,13 @@ class Progress:
     request_complete: bool = False
     response_started: bool = False
     reused_connection: bool | None = None
-    #: seconds left before the call's deadline when this attempt started (None: no deadline)
-    time_left: float | None = None
-    #: the transport shrank this attempt's timeouts to ``time_left``
-    deadline_capped: bool = False
     status: int | None = None
     response_headers: Mapping[str, str] | None = None
     conn: ConnInfo | None = None
+
+    # -- set where the failure was mapped -------------------------------------------------
+    failure: Failure | None = None
+    raised: BaseException | None = None
 
     @property
     def request_sent(self) -> RequestSent:
@@ -114,54 +161,34 @@ class Progress:
             return "partial"
         return "none"
 
+    @property
+    def observed(self) -> bool:
+        """Whether an instrumented connection wrote anything (else this is no evidence)."""
+        return (
+            self.conn is not None
+            or self.phase != "connect"
+            or self.bytes_sent > 0
+            or self.send_interrupted
+            or self.request_complete
+            or self.response_started
+        )
 
-_current: contextvars.ContextVar[Progress | None] = contextvars.ContextVar(
-    "soapguard_progress", default=None
+
+_sending: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
+    "soapguard_sending", default=None
 )
 
 
-def current_progress() -> Progress | None:
-    """The Progress of the attempt running in this thread/task, if any."""
-    return _current.get()
+@contextlib.contextmanager
+def sending(attempt: Attempt) -> Iterator[Attempt]:
+    """Name ``attempt`` as the one this thread/task is sending, for the block's duration."""
+    token = _sending.set(attempt)
+    try:
+        yield attempt
+    finally:
+        _sending.reset(token)
 
 
-def begin_attempt() -> tuple[Progress, contextvars.Token[Progress | None]]:
-    """Start tracking a new attempt in this context; pair with :func:`end_attempt`."""
-    progress = Progress()
-    return progress, _current.set(progress)
-
-
-def end_attempt(token: contextvars.Token[Progress | None]) -> None:
-    _current.reset(token)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One classified failure: SPEC §4's taxonomy plus how far the request got.
-
-    Built only by :func:`soapguard.classify.classify`.
-    """
-
-    #: SPEC §4 ``error.type``, e.g. ``"tls.bad_record_mac"``
-    type: str
-    #: ``"local"`` (we rejected the peer's record / we sent the alert) or ``"peer"``
-    #: (the peer's alert) for TLS alerts and integrity failures, else ``None``
-    origin: Literal["local", "peer"] | None
-    #: short, redacted human message (the innermost meaningful one)
-    message: str
-    phase: Phase | None = None
-    request_sent: RequestSent = "none"
-    #: OpenSSL library/reason from ``ssl.SSLError`` when available
-    library: str | None = None
-    reason: str | None = None
-    http_status: int | None = None
-    #: seconds, parsed from a ``Retry-After`` response header
-    retry_after: float | None = None
-
-    @property
-    def outcome(self) -> Literal["failed", "unknown"]:
-        """Whether the operation may have run on the server: ``unknown`` unless nothing
-        left (``request_sent: none``) or the server itself answered with an error."""
-        if self.request_sent == "none" or self.type in ("http.status", "soap.fault"):
-            return "failed"
-        return "unknown"
+def being_sent() -> Attempt | None:
+    """The attempt whose request this thread/task is sending right now, if any."""
+    return _sending.get()

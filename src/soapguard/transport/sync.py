@@ -33,17 +33,19 @@ from lxml import etree
 from requests.cookies import RequestsCookieJar
 from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
+from zeep.wsdl.utils import etree_to_string
 
+from .._compat import check_dependencies
 from ..classify.core import mapped_errors
 from ..config import Config
-from ..diagnostics.events import CallContext
 from ..diagnostics.logs import install_zeep_log_redaction
 from ..diagnostics.redact import redact_url, redact_xml, truncate
-from ..errors import SoapGuardError
-from ..retry.loop import CallRunner
-from ..retry.rules import TRANSIENT_STATUSES, is_idempotent
+from ..errors import SoapGuardError, error_for
+from ..retry.identity import is_idempotent
+from ..retry.loop import Runner
+from ..retry.rules import TRANSIENT_STATUSES
 from .adapter import SoapGuardAdapter
-from .evidence import current_progress
+from .evidence import Attempt, CallContext, sending
 from .redirects import check_call_redirect, check_document_redirect
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class Transport(zeep.Transport):
         *,
         config: Config | None = None,
     ) -> None:
+        check_dependencies()  # never run unhardened in silence
         self.config = config if config is not None else Config.from_env()
         cfg = self.config
         own_session = session is None
@@ -99,13 +102,25 @@ class Transport(zeep.Transport):
         self._proxies = _env_proxies() if cfg.trust_env and own_session else {}
         self._proxy_cache: dict[tuple[str, str], dict[str, str]] = {}
         self._url_cache: dict[str, str] = {}
-        self.runner = CallRunner(cfg, drop_connections=self.adapter.drop_host)
+        self.runner = Runner(cfg, error_for=error_for, release=self.release)
         install_zeep_log_redaction(cfg.sensitive_elements)
 
-    # -- zeep's entry points -------------------------------------------------------
+    # -- attempts ------------------------------------------------------------------------
+    def bound(self, attempt: Attempt) -> BoundTransport:
+        """This transport as one attempt of a guarded call sees it (see :class:`BoundTransport`)."""
+        return BoundTransport(self, attempt)
+
+    def release(self, attempt: Attempt) -> None:
+        """Before a retry: close the endpoint's idle connections, so it runs on a fresh one."""
+        self.adapter.drop_host(attempt.endpoint)
+
+    # -- zeep's entry point for a plain zeep.Client ------------------------------------------
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
-        if current_progress() is not None:  # inside a soapguard.Client attempt
-            return self._send(address, message, headers)
+        """A call made by a plain ``zeep.Client``: the same rules, on the same bytes.
+
+        The operation name comes from the SOAPAction (or the first Body element), and a
+        retry resends these very bytes.
+        """
         operation = operation_name(headers, message)
         ctx = CallContext(
             service=None,
@@ -114,10 +129,12 @@ class Transport(zeep.Transport):
             idempotent=is_idempotent(self.config, operation or ""),
             max_attempts=self.config.max_attempts,
         )
+
+        def send(attempt: Attempt) -> requests.Response:
+            return self.exchange(attempt, address, message, headers, give_back=True)
+
         try:
-            return self.runner.run(
-                lambda: self._send(address, message, headers, standalone=True), ctx
-            )
+            return self.runner.run(ctx, send)
         except SoapGuardError as exc:
             if isinstance(exc.__cause__, _RetryableStatus):  # give zeep the response, as usual
                 return exc.__cause__.response
@@ -125,13 +142,25 @@ class Transport(zeep.Transport):
         except _RetryableStatus as exc:
             return exc.response
 
-    def _send(
-        self, address: str, message: bytes | str, headers: dict[str, str], standalone: bool = False
+    def exchange(
+        self,
+        attempt: Attempt,
+        address: str,
+        message: bytes | str,
+        headers: dict[str, str],
+        *,
+        give_back: bool = False,
     ) -> requests.Response:
-        progress = current_progress()
+        """Send ``message`` once, for ``attempt``; its connection records what happens.
+
+        Low-level failures are classified here, once, against this attempt's evidence.
+        With ``give_back`` a 502/503/504 response is raised (so the rules can retry it)
+        instead of returned.
+        """
+        attempt.entered = True
         timeout = self.operation_timeout
-        if progress is not None and progress.time_left is not None:
-            timeout, progress.deadline_capped = _cap(timeout, progress.time_left)
+        if attempt.time_left is not None:
+            timeout, attempt.deadline_capped = _cap(timeout, attempt.time_left)
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "POST %s\n%s",
@@ -139,7 +168,7 @@ class Transport(zeep.Transport):
                 truncate(redact_xml(message, self.config.sensitive_elements)),
             )
         proxies = self._proxies_for(address)
-        with mapped_errors(progress):
+        with sending(attempt), mapped_errors(attempt, error_for):
             prepared = self._prepare(address, message, headers)
             if prepared is None:
                 response = self.session.post(
@@ -168,7 +197,7 @@ class Transport(zeep.Transport):
                 redact_url(address),
                 truncate(redact_xml(response.content, self.config.sensitive_elements)),
             )
-        if standalone and response.status_code in TRANSIENT_STATUSES:
+        if give_back and response.status_code in TRANSIENT_STATUSES:
             raise _RetryableStatus(response=response)
         return response
 
@@ -306,3 +335,25 @@ def operation_name(headers: dict[str, str], message: bytes | str) -> str | None:
             for child in body:
                 return str(etree.QName(child).localname)
     return None
+
+
+class BoundTransport:
+    """A :class:`Transport` bound to one attempt of a guarded call.
+
+    ``soapguard.Client`` hands zeep this object as the client's transport for one
+    attempt, so the attempt reaches the transport explicitly: zeep's ``post_xml`` on
+    it sends for that attempt and nothing else.  Everything else is the transport's.
+    """
+
+    __slots__ = ("_attempt", "_transport")
+
+    def __init__(self, transport: Transport, attempt: Attempt) -> None:
+        self._transport = transport
+        self._attempt = attempt
+
+    def post_xml(self, address: str, envelope: Any, headers: dict[str, str]) -> requests.Response:
+        message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
+        return self._transport.exchange(self._attempt, address, message, headers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)

@@ -1,0 +1,88 @@
+"""The private attributes soapguard relies on exist, and a bypassing dependency is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+import soapguard
+from soapguard import _compat
+from soapguard.config import Config
+
+
+@pytest.fixture(scope="module")
+def samples() -> dict[str, object]:
+    """Real instances of the classes whose private instance attributes soapguard reads."""
+    import urllib3
+    import zeep
+
+    from soapguard.testing.ledger import wsdl_dir
+
+    client = zeep.Client(str(wsdl_dir() / "ledger.wsdl"))
+    service = client.service
+    return {
+        "OperationProxy": service["GetBalance"],
+        "ServiceProxy": service,
+        "PreparedRequest": requests.Request("POST", "https://x.invalid/").prepare(),
+        "PoolManager": urllib3.PoolManager(),
+    }
+
+
+@pytest.mark.parametrize("item", _compat.PRIVATE_ATTRIBUTES, ids=lambda item: item.qualname)
+def test_every_private_attribute_soapguard_touches_exists(
+    item: _compat.Private, samples: dict[str, object]
+) -> None:
+    sample = samples.get(item.owner) if item.instance else None
+    assert item.present(sample), f"{item.qualname} is gone: {item.why}"
+
+
+def test_the_list_can_detect_a_missing_attribute() -> None:
+    assert not _compat.Private("zeep.proxy", "OperationProxy", "_no_such_thing", "x").present()
+    assert not _compat.Private("no_such_module", "", "x", "x").present()
+
+
+@pytest.fixture
+def requests_2_32_2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """requests 2.32.0-2.32.2: get_connection_with_tls_context ignores the adapter's choice.
+
+    Those versions built the pool keys from their own default SSL context on every
+    request, so an adapter's build_connection_pool_key_attributes was never consulted.
+    """
+
+    def get_connection_with_tls_context(
+        self: HTTPAdapter,
+        request: requests.PreparedRequest,
+        verify: Any,
+        proxies: Any = None,
+        cert: Any = None,
+    ) -> Any:
+        host_params, pool_kwargs = HTTPAdapter.build_connection_pool_key_attributes(
+            self, request, verify, cert
+        )
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+    monkeypatch.setattr(
+        HTTPAdapter, "get_connection_with_tls_context", get_connection_with_tls_context
+    )
+    _compat._requests_honours_adapter_context.cache_clear()
+    yield
+    _compat._requests_honours_adapter_context.cache_clear()
+
+
+def test_a_requests_that_would_bypass_the_ssl_context_is_refused(requests_2_32_2: None) -> None:
+    with pytest.raises(
+        _compat.DependencyError, match=r"requests .* soapguard needs requests >= 2\.32\.3"
+    ):
+        soapguard.Transport(config=Config())
+    with pytest.raises(ImportError):
+        soapguard.Client("https://soap.invalid/svc?wsdl", config=Config())
+
+
+def test_the_installed_requests_honours_the_adapter_context() -> None:
+    _compat._requests_honours_adapter_context.cache_clear()
+    assert _compat._requests_honours_adapter_context()
+    _compat.check_dependencies()
