@@ -26,6 +26,7 @@ from ._state import ConnInfo
 from .classify import classify
 from .config import Config
 from .redact import redact_text
+from .trust import resolve_trust
 
 _VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
 #: largest response the GET reads (bytes); enough to see the record sizes
@@ -76,16 +77,12 @@ class Attempt:
 def trust_for(config: Config, environ: Mapping[str, str]) -> tuple[bool | str, str]:
     """How ``soapguard.Client`` verifies certificates with ``config``, and a label for it.
 
-    ``SOAPGUARD_CA_BUNDLE`` wins; without it (and with ``trust_env``) the client
-    uses ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``; else the system store.
+    The client's own order (:func:`soapguard.trust.resolve_trust`), for a session
+    without a path of its own; ``--ca-bundle`` is the probe's ``Config.ca_bundle``.
     """
-    if config.ca_bundle:
-        return True, "SOAPGUARD_CA_BUNDLE"
-    if config.trust_env:
-        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            if environ.get(name):
-                return environ[name], name
-    return True, "the system store"
+    trust = resolve_trust(config, None, environ)
+    names = {"Config.ca_bundle": "--ca-bundle", "system store": "the system store"}
+    return trust.verify, names.get(trust.source, trust.source)
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
@@ -147,7 +144,9 @@ def _open(
     target: Target, config: Config, verify: bool, timeout: float, attempt: Attempt
 ) -> ssl.SSLSocket | None:
     try:
-        ctx = tls.context_for(config, verify=target.trust if verify else False)
+        ctx = tls.context_for(
+            config, verify=target.trust if verify else False, ca_source=target.trust_label
+        )
     except (ssl.SSLError, OSError, ValueError) as exc:  # e.g. no suite left for this variant
         attempt.error = {"error.type": "config", "error.message": redact_text(str(exc))}
         return None
