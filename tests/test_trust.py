@@ -188,3 +188,15 @@ def test_a_session_path_set_after_the_transport_is_built(
     transport = soapguard.Transport(config=Config())
     transport.session.verify = ca_file
     assert balance(ledger, transport) == "7"
+
+
+def test_a_bad_session_path_set_later_is_a_config_error_not_a_network_failure(
+    ledger: LedgerServer, ca_file: str
+) -> None:
+    transport = soapguard.Transport(config=Config(max_attempts=3))
+    transport.session.verify = ca_file
+    client = soapguard.Client(ledger.wsdl_url, transport=transport)
+    transport.session.verify = "/nonexistent/ca.pem"
+    with pytest.raises(soapguard.ConfigError) as info:
+        client.service.GetBalance(account="7")
+    assert info.value.problems == [("session.verify", "'/nonexistent/ca.pem' does not exist")]

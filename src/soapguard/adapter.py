@@ -208,6 +208,9 @@ class SoapGuardAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         if os.getpid() != self._pid:  # fork without register_at_fork, belt and braces
             self.reset_pools()
+        # A CA path code set on the session after the transport was built is loaded here, so
+        # a bad one raises its ConfigError as it is (requests would turn it into InvalidURL).
+        self.trust.current(kwargs.get("verify", True))
         return super().send(request, *args, **kwargs)
 
     def reset_pools(self) -> None:
