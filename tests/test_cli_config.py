@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +158,123 @@ def test_console_script_points_at_main() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["soapguard"] == "soapguard.cli:main"
+
+
+def test_tls_material_problems_exit_1_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "s3cret-customer" / "ca.pem"
+    junk.parent.mkdir()
+    junk.write_text("not a certificate")
+    monkeypatch.setenv("SOAPGUARD_CA_BUNDLE", str(junk))
+    assert main(["config"]) == 1
+    text = capsys.readouterr()
+    assert (
+        "problem: cannot build the TLS context: SOAPGUARD_CA_BUNDLE: contains no PEM certificate"
+        in text.err
+    )
+    assert "s3cret" not in text.out + text.err
+
+
+def test_mismatched_client_key_exits_1_naming_both(
+    ca: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, other = ca.issue_cert("a.example"), ca.issue_cert("b.example")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    other.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    monkeypatch.setenv("SOAPGUARD_CLIENT_CERT", str(tmp_path / "cert.pem"))
+    monkeypatch.setenv("SOAPGUARD_CLIENT_KEY", str(tmp_path / "key.pem"))
+    monkeypatch.setenv("SOAPGUARD_CLIENT_KEY_PASSWORD", "hunter2-pass")
+    assert main(["config", "--json"]) == 1
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    doc = json.loads(out)
+    assert doc["problems"] == [
+        "cannot build the TLS context: SOAPGUARD_CLIENT_KEY: "
+        "does not match the certificate in SOAPGUARD_CLIENT_CERT",
+        "cannot build the TLS context: SOAPGUARD_CLIENT_CERT: "
+        "does not match the key in SOAPGUARD_CLIENT_KEY",
+    ]
+    rows = {row["variable"]: row for row in doc["settings"]}
+    assert rows["SOAPGUARD_CLIENT_KEY_PASSWORD"]["value"] == "***"
+
+
+def test_missing_requests_ca_bundle_exits_1_with_its_path(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/corp.pem")
+    assert main(["config"]) == 1
+    err = capsys.readouterr().err
+    assert "REQUESTS_CA_BUNDLE: '/nonexistent/corp.pem' does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "trust", "line"),
+    [
+        ({}, {"source": "system store", "path": None}, "CA certificates: system store"),
+        (
+            {"REQUESTS_CA_BUNDLE": "CA", "SSL_CERT_FILE": "/nonexistent"},
+            {"source": "REQUESTS_CA_BUNDLE", "path": "CA"},
+            "CA certificates: REQUESTS_CA_BUNDLE (CA)",
+        ),
+        (
+            {"SOAPGUARD_CA_BUNDLE": "CA", "REQUESTS_CA_BUNDLE": "/nonexistent"},
+            {"source": "SOAPGUARD_CA_BUNDLE", "path": "***"},
+            "CA certificates: SOAPGUARD_CA_BUNDLE (***)",
+        ),
+    ],
+)
+def test_shows_which_ca_source_won(
+    ca_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    trust: dict[str, str | None],
+    line: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, ca_file if value == "CA" else value)
+    expected = {k: (ca_file if v == "CA" else v) for k, v in trust.items()}
+    assert main(["config", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runtime"]["trust"] == expected
+    assert main(["config"]) == 0
+    assert line.replace("CA)", f"{ca_file})") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("size", "noted"), [("3000", True), ("4096", False)])
+def test_record_size_that_cannot_ask_the_server_is_noted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], size: str, noted: bool
+) -> None:
+    monkeypatch.setenv("SOAPGUARD_MAX_RECORD_SIZE", size)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: SOAPGUARD_MAX_RECORD_SIZE=3000 caps only the records soapguard sends" in out
+    ) is noted
+    assert main(["config", "--json"]) == 0
+    assert bool(json.loads(capsys.readouterr().out)["notes"]) is noted
+
+
+def test_failover_credentials_are_masked_and_password_never_shown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOAPGUARD_FAILOVER_ADDRESSES", "https://ops:hunter2@Backup.Example/Svc")
+    assert main(["config", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    doc = json.loads(out)
+    rows = {row["variable"]: row for row in doc["settings"]}
+    assert rows["SOAPGUARD_FAILOVER_ADDRESSES"]["value"] == ["https://***@Backup.Example/Svc"]
+    assert rows["SOAPGUARD_CLIENT_KEY_PASSWORD"]["value"] is None
+    assert doc["ignored_env"] == []  # the command reads the environment itself
+
+
+def test_notes_name_variables_a_code_built_config_ignores() -> None:
+    from soapguard.cli.config import notes
+    from soapguard.config import Config
+
+    env = {"SOAPGUARD_MAX_ATTEMPTS": "5", "SOAPGUARD_CLIENT_KEY_PASSWORD": "hunter2"}
+    assert notes(Config(), env) == [
+        "set but ignored because code built the Config: "
+        "SOAPGUARD_CLIENT_KEY_PASSWORD, SOAPGUARD_MAX_ATTEMPTS"
+    ]

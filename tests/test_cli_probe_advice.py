@@ -96,7 +96,11 @@ def test_only_legacy_works() -> None:
 
 def test_only_tls10_works() -> None:
     report = {"handshakes": handshakes(v1_0=True)}
-    assert lines(report) == ["SOAPGUARD_TLS_PROFILE=legacy", "SOAPGUARD_TLS_MIN_VERSION=1.0"]
+    assert lines(report) == [
+        "SOAPGUARD_TLS_PROFILE=legacy",
+        "SOAPGUARD_TLS_MIN_VERSION=1.0",
+        "SOAPGUARD_TLS_SECURITY_LEVEL=0",
+    ]
 
 
 def test_modern_against_a_tls12_server() -> None:
@@ -106,7 +110,10 @@ def test_modern_against_a_tls12_server() -> None:
 
 def test_an_old_minimum_is_tightened_when_12_works() -> None:
     report = {"handshakes": handshakes(current=True, v1_2=True, intermediate=True)}
-    assert lines(report, tls_min_version="1.0") == ["SOAPGUARD_TLS_MIN_VERSION=1.2"]
+    assert lines(report, tls_min_version="1.0") == [
+        "SOAPGUARD_TLS_MIN_VERSION=1.2",
+        "SOAPGUARD_TLS_SECURITY_LEVEL=2",
+    ]
     assert lines(report) == []
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import pickle
 from pathlib import Path
 
 import pytest
 
 import soapguard
-from soapguard.config import Config, env_name
+from soapguard.config import _VARS, Config, env_name
 
 
 def test_defaults_match_spec() -> None:
@@ -21,6 +22,21 @@ def test_defaults_match_spec() -> None:
     assert cfg.idempotent_operations == ()
     assert cfg.log_payloads is False
     assert cfg.max_record_size is None
+    assert cfg.tls_legacy_renegotiation is False
+    assert cfg.tls_security_level == 2
+    assert cfg.client_key_password is None
+    assert cfg.pinned_keys == ()
+    assert cfg.cert_expiry_warning == 30
+    assert (cfg.pool_idle_timeout, cfg.pool_max_age, cfg.pool_maxsize) == (30.0, None, 10)
+    assert cfg.failover_addresses == ()
+    assert cfg.circuit_breaker is True
+    assert cfg.breaker_failure_ratio == 0.5
+    assert cfg.breaker_min_calls == 10
+    assert (cfg.breaker_window, cfg.breaker_open_seconds) == (30.0, 30.0)
+    assert cfg.idempotency_header is None
+
+
+PIN = "sha256/" + base64.b64encode(bytes(range(32))).decode()
 
 
 def test_every_spec_variable_is_read(tmp_path: Path) -> None:
@@ -30,12 +46,17 @@ def test_every_spec_variable_is_read(tmp_path: Path) -> None:
         "SOAPGUARD_TLS_PROFILE": "legacy",
         "SOAPGUARD_TLS_MIN_VERSION": "1.0",
         "SOAPGUARD_TLS_MAX_VERSION": "1.2",
+        "SOAPGUARD_TLS_SECURITY_LEVEL": "0",
+        "SOAPGUARD_TLS_LEGACY_RENEGOTIATION": "true",
         "SOAPGUARD_CIPHERS": "AES128-SHA",
         "SOAPGUARD_TLS13_CIPHERSUITES": "TLS_AES_128_GCM_SHA256",
         "SOAPGUARD_MAX_RECORD_SIZE": "4096",
         "SOAPGUARD_CA_BUNDLE": str(ca),
         "SOAPGUARD_CLIENT_CERT": str(ca),
         "SOAPGUARD_CLIENT_KEY": str(ca),
+        "SOAPGUARD_CLIENT_KEY_PASSWORD": " pass word ",
+        "SOAPGUARD_PINNED_KEYS": f"{PIN}, SHA256/{PIN[7:]}",
+        "SOAPGUARD_CERT_EXPIRY_WARNING": "14",
         "SOAPGUARD_CONNECT_TIMEOUT": "2.5",
         "SOAPGUARD_READ_TIMEOUT": "7",
         "SOAPGUARD_DEADLINE": "30",
@@ -43,7 +64,17 @@ def test_every_spec_variable_is_read(tmp_path: Path) -> None:
         "SOAPGUARD_BACKOFF_INITIAL": "0.1",
         "SOAPGUARD_BACKOFF_MAX": "1",
         "SOAPGUARD_IDEMPOTENT_OPERATIONS": "GetBalance, Find*",
+        "SOAPGUARD_IDEMPOTENCY_HEADER": "Idempotency-Key",
         "SOAPGUARD_RETRY_BUDGET": "0.5",
+        "SOAPGUARD_POOL_IDLE_TIMEOUT": "4.5",
+        "SOAPGUARD_POOL_MAX_AGE": "300",
+        "SOAPGUARD_POOL_MAXSIZE": "20",
+        "SOAPGUARD_FAILOVER_ADDRESSES": "https://Backup.Example/Svc, http://10.0.0.2:8080/svc",
+        "SOAPGUARD_CIRCUIT_BREAKER": "False",
+        "SOAPGUARD_BREAKER_FAILURE_RATIO": "0.25",
+        "SOAPGUARD_BREAKER_MIN_CALLS": "4",
+        "SOAPGUARD_BREAKER_WINDOW": "60",
+        "SOAPGUARD_BREAKER_OPEN_SECONDS": "15",
         "SOAPGUARD_DIAGNOSTICS_FILE": str(tmp_path / "events.jsonl"),
         "SOAPGUARD_SENSITIVE_ELEMENTS": "Pin,Secret",
         "SOAPGUARD_LOG_PAYLOADS": "TRUE",
@@ -51,14 +82,26 @@ def test_every_spec_variable_is_read(tmp_path: Path) -> None:
     cfg = Config.from_env(env)
     assert cfg.tls_profile == "legacy"
     assert (cfg.tls_min_version, cfg.tls_max_version) == ("1.0", "1.2")
+    assert cfg.tls_security_level == 0
+    assert cfg.tls_legacy_renegotiation is True
     assert cfg.max_record_size == 4096
+    assert cfg.client_key_password == " pass word "  # a password keeps its spaces
+    assert cfg.pinned_keys == (PIN, PIN)
+    assert cfg.cert_expiry_warning == 14
     assert cfg.connect_timeout == 2.5
     assert cfg.max_attempts == 5
     assert cfg.idempotent_operations == ("GetBalance", "Find*")
+    assert cfg.idempotency_header == "Idempotency-Key"
+    assert (cfg.pool_idle_timeout, cfg.pool_max_age, cfg.pool_maxsize) == (4.5, 300.0, 20)
+    assert cfg.failover_addresses == ("https://Backup.Example/Svc", "http://10.0.0.2:8080/svc")
+    assert cfg.circuit_breaker is False
+    assert cfg.breaker_failure_ratio == 0.25
+    assert cfg.breaker_min_calls == 4
+    assert (cfg.breaker_window, cfg.breaker_open_seconds) == (60.0, 15.0)
     assert cfg.sensitive_elements == ("Pin", "Secret")
     assert cfg.log_payloads is True
     assert all(cfg.sources[name] == "env" for name in cfg.sources)
-    assert len(cfg.sources) == len(env)
+    assert len(cfg.sources) == len(env) == len(_VARS)
 
 
 def test_precedence_argument_over_env_over_default() -> None:
@@ -161,7 +204,7 @@ def test_cross_field_rules() -> None:
         Config(backoff_initial=3, backoff_max=1)
     with pytest.raises(soapguard.ConfigError, match="modern"):
         Config(tls_profile="modern", tls_min_version="1.2")
-    Config(tls_profile="legacy", tls_min_version="1.0")  # allowed
+    Config(tls_profile="legacy", tls_min_version="1.0", tls_security_level=0)  # allowed
 
 
 def test_client_key_needs_cert(tmp_path: Path) -> None:

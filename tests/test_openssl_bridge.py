@@ -1,4 +1,4 @@
-"""soapguard._openssl: validation before any write, safe fallback, effects on real handshakes."""
+"""The OpenSSL bridge: validation before any write, safe fallback, effects on real handshakes."""
 
 from __future__ import annotations
 

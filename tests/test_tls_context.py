@@ -19,12 +19,13 @@ from servers.oneshot import OneShotServer
 from soapguard.config import Config
 from soapguard.errors import ConfigError
 from soapguard.tls import context as tls
+from soapguard.tls import profiles
 from soapguard.transport.evidence import ConnInfo
 
 V = ssl.TLSVersion
 AEAD_TLS13 = {"TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}
 TLS10_DEPRECATED = pytest.mark.filterwarnings(
-    "ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning"
+    "ignore:ssl.TLSVersion.TLSv1(_1)? is deprecated:DeprecationWarning"
 )
 # Written independently of soapguard.tls: what must never be offered, by OpenSSL description.
 FORBIDDEN = re.compile(
@@ -73,7 +74,10 @@ def server(server_ssl_context: Callable[..., ssl.SSLContext]) -> Iterator[OneSho
         (Config(tls_profile="modern"), (V.TLSv1_3, V.TLSv1_3)),
         (Config(), (V.TLSv1_2, V.TLSv1_3)),
         (Config(tls_profile="legacy"), (V.TLSv1_2, V.TLSv1_3)),
-        (Config(tls_profile="legacy", tls_min_version="1.0"), (V.TLSv1, V.TLSv1_3)),
+        (
+            Config(tls_profile="legacy", tls_min_version="1.0", tls_security_level=0),
+            (V.TLSv1, V.TLSv1_3),
+        ),
         (Config(tls_max_version="1.2"), (V.TLSv1_2, V.TLSv1_2)),
     ],
 )
@@ -119,7 +123,7 @@ def test_tls13_pin_drops_disallowed_suites() -> None:
     assert tls.tls13_ciphersuites(config) == "TLS_AES_128_GCM_SHA256"
     with pytest.raises(ConfigError, match="tls13_ciphersuites"):
         tls.tls13_ciphersuites(Config(tls13_ciphersuites="TLS_AES_128_CCM_8_SHA256"))
-    assert not tls.validate_tls13_ciphersuites("TLS_FAKE_SUITE")
+    assert not profiles.validate_tls13_ciphersuites("TLS_FAKE_SUITE")
 
 
 def test_context_basics() -> None:
@@ -134,17 +138,23 @@ def test_context_basics() -> None:
 # -- never offered ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cipher_string", ["NULL", "eNULL:RC4", "aNULL", "NULL-SHA256:@SECLEVEL=0"])
+@pytest.mark.parametrize("cipher_string", ["NULL", "eNULL:RC4", "aNULL", "NULL-SHA256"])
 def test_cipher_strings_selecting_only_forbidden_suites_are_refused(cipher_string: str) -> None:
-    assert not tls.validate_cipher_string(cipher_string)
-    with pytest.raises(ConfigError, match="ciphers"):
+    assert not profiles.validate_cipher_string(cipher_string)
+    assert profiles.cipher_string_verdict(cipher_string) == "forbidden"
+    with pytest.raises(ConfigError, match=r"ciphers .*never offers"):
         Config(ciphers=cipher_string)
+
+
+@pytest.mark.parametrize("cipher_string", ["NO-SUCH-CIPHER", "RC4-MD5", ""])
+def test_cipher_strings_openssl_cannot_use_are_refused(cipher_string: str) -> None:
+    assert profiles.cipher_string_verdict(cipher_string) == "invalid"
 
 
 @pytest.mark.parametrize(
     "cipher_string",
     [
-        "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+        "ALL:COMPLEMENTOFALL",
         "eNULL:RC4:AES128-SHA",
         "NULL-SHA256:DES-CBC3-SHA:ADH-AES128-SHA:PSK-AES128-CBC-SHA:AES128-SHA",
         "RC4-MD5,EXP-RC4-MD5 AES256-SHA",
@@ -158,19 +168,64 @@ def test_forbidden_suites_never_in_context(cipher_string: str, profile: str) -> 
     assert any(c["protocol"] != "TLSv1.3" for c in offered)  # the allowed part survives
     bad = [c["name"] for c in offered if FORBIDDEN.search(c["description"])]
     assert bad == []
-    # a weaker security level in the string is dropped unless TLS < 1.2 is allowed
     assert ctx.security_level >= ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
 
 
+# -- security level -----------------------------------------------------------------------
+
+
 @TLS10_DEPRECATED
-def test_seclevel_zero_only_with_tls10() -> None:
-    assert "@SECLEVEL=0" not in tls.cipher_string(Config(tls_profile="legacy"))
-    legacy10 = Config(tls_profile="legacy", tls_min_version="1.0")
-    assert tls.cipher_string(legacy10).startswith("@SECLEVEL=0:")
-    assert tls.context_for(legacy10).security_level == 0
+@pytest.mark.parametrize(
+    ("config", "level"),
+    [
+        (Config(), None),
+        (Config(tls_profile="legacy"), None),
+        (Config(tls_profile="legacy", tls_security_level=1), 1),
+        (Config(tls_profile="legacy", tls_min_version="1.0", tls_security_level=0), 0),
+        (Config(tls_profile="legacy", tls_min_version="1.1", tls_security_level=0), 0),
+    ],
+)
+def test_security_level_is_the_configured_one(config: Config, level: int | None) -> None:
+    default = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+    composed = tls.cipher_string(config)
+    if level is None:  # 2, OpenSSL's default here: no directive needed
+        assert "@SECLEVEL" not in composed
+        assert tls.context_for(config).security_level == max(2, default)
+    else:
+        assert composed.startswith(f"@SECLEVEL={level}:")
+        assert tls.context_for(config).security_level == level
     assert not any(
-        FORBIDDEN.search(c["description"]) for c in tls.context_for(legacy10).get_ciphers()
+        FORBIDDEN.search(c["description"]) for c in tls.context_for(config).get_ciphers()
     )
+
+
+@TLS10_DEPRECATED
+def test_security_level_zero_still_never_offers_forbidden_suites() -> None:
+    config = Config(
+        tls_profile="legacy",
+        tls_min_version="1.0",
+        tls_security_level=0,
+        ciphers="ALL:COMPLEMENTOFALL",
+    )
+    ctx = tls.context_for(config)
+    assert ctx.security_level == 0
+    assert [c["name"] for c in ctx.get_ciphers() if FORBIDDEN.search(c["description"])] == []
+
+
+@pytest.mark.parametrize("cipher_string", ["ALL:@SECLEVEL=0", "AES128-SHA:@seclevel=1"])
+def test_seclevel_inside_ciphers_points_at_the_security_level_variable(
+    cipher_string: str,
+) -> None:
+    assert profiles.cipher_string_verdict(cipher_string) == "seclevel"
+    with pytest.raises(ConfigError) as info:
+        Config.from_env({"SOAPGUARD_CIPHERS": cipher_string})
+    assert info.value.problems == [
+        (
+            "SOAPGUARD_CIPHERS",
+            "must not contain @SECLEVEL: set SOAPGUARD_TLS_SECURITY_LEVEL instead, "
+            f"got {cipher_string!r}",
+        )
+    ]
 
 
 # -- trust --------------------------------------------------------------------------------

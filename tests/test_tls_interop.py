@@ -129,7 +129,9 @@ def test_tls10_server_is_refused_by_default(ca_file: str, cert_files: tuple[str,
             config = Config(ca_bundle=ca_file, tls_profile=profile)
             with pytest.raises(ssl.SSLError, match=r"protocol version|unsupported protocol"):
                 connect(tls.context_for(config), server.port)
-        opt_in = Config(ca_bundle=ca_file, tls_profile="legacy", tls_min_version="1.0")
+        opt_in = Config(
+            ca_bundle=ca_file, tls_profile="legacy", tls_min_version="1.0", tls_security_level=0
+        )
         info = connect(tls.context_for(opt_in), server.port)
     assert info.tls_version == "1.0"
 

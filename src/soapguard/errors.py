@@ -232,7 +232,7 @@ def scrub_chain(exc: BaseException, limit: int = 32) -> None:
 
     urllib3 writes the request URL, query string included, into its messages,
     and a traceback prints the whole chain; so before soapguard raises, each
-    message in the chain is passed through :func:`soapguard.redact.redact_text`
+    message in the chain is passed through :func:`soapguard.diagnostics.redact.redact_text`
     (which also masks registered secret values).
     """
     from .diagnostics.redact import redact_text, redact_url

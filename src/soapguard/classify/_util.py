@@ -119,7 +119,7 @@ def _scrub(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Redact ``text`` with :func:`soapguard.redact.redact_text`, then cap its length.
+    """Redact ``text`` with :func:`soapguard.diagnostics.redact.redact_text`, then cap its length.
 
     Falls back to scrubbing URL credentials (``scheme://user:pass@``) if
     redaction fails, so classification never raises.

@@ -3,7 +3,7 @@
 :func:`classify` turns whatever an attempt raised -- a ``requests`` exception
 wrapping urllib3's ``MaxRetryError`` wrapping an ``ssl.SSLError``, a bare
 ``ConnectionResetError``, a zeep ``Fault`` -- into a
-:class:`~soapguard._state.Failure`: ``error.type``, ``error.origin``, phase,
+:class:`~soapguard.classify.Failure`: ``error.type``, ``error.origin``, phase,
 how much of the request left, the OpenSSL library/reason and a short,
 redacted message.  :func:`mapped_errors` applies it httpx-style around a block
 and raises soapguard's exception instead.
@@ -13,7 +13,7 @@ Evidence, strongest first:
 1. ``soapguard.errors.DeadlineExceeded`` is always ``timeout.deadline``.
    A ``.report`` found on an exception in the chain is never evidence: it may
    describe an earlier attempt, and one attempt is judged only by what it saw;
-2. the attempt's :class:`~soapguard._state.Progress` (phase, bytes written,
+2. the attempt's :class:`~soapguard.transport.evidence.Attempt` (phase, bytes written,
    TLS version, traced records), *if something wrote to it* -- a ``Progress``
    still in its initial state (e.g. behind a mocked transport) is no evidence;
 3. structured exception data: exception types, ``errno``, OpenSSL's

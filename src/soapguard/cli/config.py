@@ -1,5 +1,10 @@
 """``soapguard config``: the effective settings, where each came from, and config errors.
 
+It builds the TLS context the client would build, from the same CA order
+(:mod:`soapguard.tls.trust`), so a CA bundle or client key that is not what it
+should be is reported here, naming its variable, exactly as building a client
+would report it.
+
 Also the one place the other subcommands load their :class:`~soapguard.Config`
 from the environment (:func:`load`), so a bad ``SOAPGUARD_*`` variable is
 reported the same way everywhere: every bad variable with the expected form,
@@ -16,8 +21,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import _VARS, ENV_PREFIX, Config, env_name
+from ..config import _VARS, ENV_PREFIX, Config, env_name, ignored_env
+from ..config._vars import mask_urls
 from ..errors import ConfigError
+from ..tls.profiles import MFL_SIZES
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -28,9 +35,14 @@ _UNSET = {
     "ciphers": "profile's",
     "tls13_ciphersuites": "profile's",
     "max_record_size": "no cap (16384)",
-    "ca_bundle": "system store",
+    "ca_bundle": "see CA certificates below",
     "client_cert": "none",
     "client_key": "none",
+    "client_key_password": "none",
+    "pinned_keys": "none",
+    "pool_max_age": "no limit",
+    "failover_addresses": "none",
+    "idempotency_header": "none",
     "diagnostics_file": "none",
     "idempotent_operations": "none",
     "sensitive_elements": "none",
@@ -45,9 +57,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="show the effective settings and where each came from",
         description=(
             "Show every setting that has a SOAPGUARD_* variable, its effective value and "
-            "its source (env or default).  Values of variables that may hold secrets are "
-            "shown as *** when set.  Exits 2 listing every bad variable, 1 if an unknown "
-            "SOAPGUARD_* variable (a typo?) is set or the TLS context cannot be built."
+            "its source (env or default), and which CA certificates the client trusts.  "
+            "Values of variables that may hold secrets are shown as *** when set.  Exits 2 "
+            "listing every bad variable, 1 if an unknown SOAPGUARD_* variable (a typo?) is "
+            "set or the TLS context cannot be built (e.g. a CA bundle or client key that is "
+            "not what it should be)."
         ),
     )
     parser.set_defaults(run=run)
@@ -87,6 +101,8 @@ def settings(config: Config) -> list[dict[str, Any]]:
             shown: Any = None
         elif var.secret:
             shown = "***"
+        elif var.urls:
+            shown = mask_urls(value)
         elif isinstance(value, tuple):
             shown = list(value)
         else:
@@ -109,19 +125,45 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return sorted(n for n in environ if n.startswith(ENV_PREFIX) and n not in _KNOWN)
 
 
-def _runtime(config: Config) -> tuple[dict[str, Any], str | None]:
+def _runtime(config: Config, environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Facts about this interpreter and the TLS context the client would build, and problems."""
     from ..tls import context as tls
     from ..tls import trace as _trace
+    from ..tls.trust import SessionTrust, resolve_trust
 
-    facts: dict[str, Any] = {"openssl": ssl.OPENSSL_VERSION, "record_tracing": _trace.available()}
+    trust = resolve_trust(config, None, environ)
+    shown_path = "***" if trust.path_is_secret and trust.path else trust.path
+    facts: dict[str, Any] = {
+        "openssl": ssl.OPENSSL_VERSION,
+        "record_tracing": _trace.available(),
+        "trust": {"source": trust.source, "path": shown_path},
+        "record_caps": None,
+    }
     try:
-        caps = tls.caps_state(tls.context_for(config))
-    except (ssl.SSLError, OSError, ConfigError) as exc:
-        facts["record_caps"] = None
-        return facts, f"cannot build the TLS context: {type(exc).__name__}: {_safe(exc)}"
+        caps = tls.caps_state(SessionTrust(config, None, environ).default_context)
+    except ConfigError as exc:
+        found = exc.problems or [("configuration", str(exc))]
+        return facts, [f"cannot build the TLS context: {name}: {msg}" for name, msg in found]
+    except (ssl.SSLError, OSError) as exc:  # not expected: material errors are ConfigErrors
+        return facts, [f"cannot build the TLS context: {type(exc).__name__}: {_safe(exc)}"]
     facts["record_caps"] = caps.applied
     facts["record_caps_detail"] = caps.detail or None
-    return facts, None
+    return facts, []
+
+
+def notes(config: Config, environ: Mapping[str, str]) -> list[str]:
+    """Things that are valid but may not do what the operator expects (not problems)."""
+    out = []
+    size = config.max_record_size
+    if size is not None and size not in MFL_SIZES:
+        out.append(
+            f"SOAPGUARD_MAX_RECORD_SIZE={size} caps only the records soapguard sends; the "
+            "server is asked to cap its records too only for 512, 1024, 2048 or 4096"
+        )
+    ignored = ignored_env(config, environ)
+    if ignored:
+        out.append(f"set but ignored because code built the Config: {', '.join(ignored)}")
+    return out
 
 
 def _safe(exc: BaseException) -> str:
@@ -135,40 +177,48 @@ def run(args: argparse.Namespace) -> int:
     config = load(args.json, environ)
     rows = settings(config)
     unknown = unknown_variables(environ)
-    runtime, problem = _runtime(config)
+    runtime, tls_problems = _runtime(config, environ)
     problems = [f"unknown variable {name} (ignored; a typo?)" for name in unknown]
-    if problem:
-        problems.append(problem)
+    problems += tls_problems
+    remarks = notes(config, environ)
     code = EXIT_PROBLEM if problems else EXIT_OK
     if args.json:
-        doc = {"ok": not problems, "settings": rows, "runtime": runtime, "problems": problems}
+        doc = {
+            "ok": not problems,
+            "settings": rows,
+            "runtime": runtime,
+            "ignored_env": ignored_env(config, environ),
+            "notes": remarks,
+            "problems": problems,
+        }
         print(json.dumps(doc, indent=2, default=str))
         return code
     width = max(len(row["variable"]) for row in rows)
     print(f"{'variable':<{width}}  {'source':<7}  value")
     for row in rows:
-        print(f"{row['variable']:<{width}}  {row['source']:<7}  {_text(row, environ)}")
+        print(f"{row['variable']:<{width}}  {row['source']:<7}  {_text(row)}")
     caps = runtime["record_caps"]
     caps_text = {True: "available", False: "NOT available", None: "unknown"}[caps]
     if runtime.get("record_caps_detail"):
         caps_text += f" ({runtime['record_caps_detail']})"
+    trust = runtime["trust"]
+    where = trust["source"] + (f" ({trust['path']})" if trust["path"] else "")
     print(
-        f"\n{runtime['openssl']}; record caps and TLS 1.3 suites: {caps_text}; "
+        f"\nCA certificates: {where}\n"
+        f"{runtime['openssl']}; record caps and TLS 1.3 suites: {caps_text}; "
         f"record tracing: {'on' if runtime['record_tracing'] else 'unavailable'}"
     )
+    for text in remarks:
+        print(f"note: {text}")
     for text in problems:
         print(f"problem: {text}", file=sys.stderr)
     return code
 
 
-def _text(row: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+def _text(row: Mapping[str, Any]) -> str:
     value = row["value"]
     if value is None:
         meaning = _UNSET.get(row["field"])
-        if row["field"] == "ca_bundle":  # what the client falls back to, as Transport does
-            meaning = next(
-                (n for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if environ.get(n)), meaning
-            )
         return f"(unset: {meaning})" if meaning else "(unset)"
     if isinstance(value, list):
         return ",".join(value)

@@ -1,4 +1,4 @@
-"""Log redaction: a filter that rewrites records through :mod:`soapguard.redact`.
+"""Log redaction: a filter that rewrites records through :mod:`soapguard.diagnostics.redact`.
 
 zeep logs whole envelopes (WS-Security passwords included) at DEBUG, and
 urllib3 logs request paths with their query strings.  While a soapguard client

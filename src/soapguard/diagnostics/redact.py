@@ -15,7 +15,7 @@ was not secret costs a little readability, leaking one is not recoverable.
   also in their XML-escaped and percent-encoded forms.  They are stored in
   memory only and never logged.
 
-:mod:`soapguard.logredact` applies these rules to log records (zeep's own DEBUG
+:mod:`soapguard.diagnostics.logs` applies these rules to log records (zeep's own DEBUG
 logging of whole envelopes included).
 """
 

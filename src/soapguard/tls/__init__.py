@@ -13,9 +13,6 @@ from .._lazy import attach
 
 if TYPE_CHECKING:
     from .context import (
-        FORBIDDEN_CIPHERS,
-        MFL_SIZES,
-        TLS13_ALLOWED,
         CapsState,
         caps_state,
         cipher_string,
@@ -25,6 +22,7 @@ if TYPE_CHECKING:
         tls13_ciphersuites,
         version_bounds,
     )
+    from .profiles import FORBIDDEN_CIPHERS, MFL_SIZES, TLS13_ALLOWED
 
 __all__ = [
     "FORBIDDEN_CIPHERS",
@@ -39,4 +37,10 @@ __all__ = [
     "tls13_ciphersuites",
     "version_bounds",
 ]
-__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, ".context"))
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        **dict.fromkeys(__all__, ".context"),
+        **dict.fromkeys(("FORBIDDEN_CIPHERS", "MFL_SIZES", "TLS13_ALLOWED"), ".profiles"),
+    },
+)

@@ -4,7 +4,10 @@
 * :data:`FORBIDDEN_CIPHERS` is appended to every cipher string, so RC4, 3DES,
   DES, NULL, EXPORT, MD5, anonymous, PSK and SRP suites can never be enabled,
   whatever ``SOAPGUARD_CIPHERS`` says.
-* Record caps and TLS 1.3 suites go through :mod:`soapguard._openssl`; if that
+* The OpenSSL security level is the configured one (``SOAPGUARD_TLS_SECURITY_LEVEL``),
+  stated in the cipher string when it is not OpenSSL's default, and checked on
+  the built context; a cipher string cannot change it.
+* Record caps and TLS 1.3 suites go through :mod:`soapguard.tls._openssl`; if that
   bridge cannot be used safely the context still works, :func:`caps_state`
   says why, and one ``RuntimeWarning`` is issued per process.
 * :func:`context_for` builds a context once per set of TLS settings: loading a
@@ -14,11 +17,8 @@
 from __future__ import annotations
 
 import collections
-import functools
 import hashlib
 import logging
-import os
-import re
 import ssl
 import threading
 import warnings
@@ -26,51 +26,15 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import Config, env_name
+from ..config import Config, label
 from ..errors import ConfigError
 from ..transport.evidence import ConnInfo
-from . import _openssl
+from . import _openssl, profiles
 from . import trace as _trace
+from .material import load_ca, load_client_cert
 
 logger = logging.getLogger(__name__)
 
-#: appended to every cipher string so these can never be enabled
-FORBIDDEN_CIPHERS = "!aNULL:!eNULL:!NULL:!RC4:!3DES:!DES:!EXPORT:!MD5:!PSK:!SRP"
-
-_INTERMEDIATE = "ECDHE+AESGCM:ECDHE+CHACHA20"
-_PROFILE_CIPHERS = {
-    "modern": _INTERMEDIATE,  # unused by TLS 1.3, but keeps TLS <= 1.2 strict if ever enabled
-    "intermediate": _INTERMEDIATE,
-    "legacy": _INTERMEDIATE + ":ECDHE+AES:kRSA+AESGCM:kRSA+AES:!AESCCM",
-}
-#: TLS 1.3 suites that may be enabled (all AEAD; CCM_8's 64-bit tag is left out)
-TLS13_ALLOWED = (
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_AES_128_GCM_SHA256",
-    "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_AES_128_CCM_SHA256",
-)
-_TLS13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-_PROFILE_TLS13 = {
-    "modern": "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
-    "intermediate": _TLS13,
-    "legacy": _TLS13,
-}
-_V = ssl.TLSVersion
-_VERSIONS = {"1.0": _V.TLSv1, "1.1": _V.TLSv1_1, "1.2": _V.TLSv1_2, "1.3": _V.TLSv1_3}
-_PROFILE_VERSIONS = {
-    "modern": (_V.TLSv1_3, _V.TLSv1_3),
-    "intermediate": (_V.TLSv1_2, _V.TLSv1_3),
-    "legacy": (_V.TLSv1_2, _V.TLSv1_3),
-}
-_VERSION_NAMES = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
-#: sizes the max_fragment_length extension can ask for (RFC 6066)
-MFL_SIZES = (512, 1024, 2048, 4096)
-_SECLEVEL = re.compile(r"@SECLEVEL=(\d+)", re.IGNORECASE)
-#: a negotiated suite whose OpenSSL description matches this is never acceptable
-_BAD_DESCRIPTION = re.compile(
-    r"Au=None|Enc=None|Enc=RC4|Enc=3DES|Enc=DES\(|Mac=MD5|Kx=(?:\w*PSK|SRP)"
-)
 _CACHE_SIZE = 32
 
 
@@ -90,7 +54,8 @@ class CapsState:
 #: the Config fields a context depends on (its cache key, with ``verify``)
 _TLS_FIELDS = (
     "tls_profile", "tls_min_version", "tls_max_version", "ciphers", "tls13_ciphersuites",
-    "max_record_size", "ca_bundle", "client_cert", "client_key", "trace_records",
+    "max_record_size", "ca_bundle", "client_cert", "client_key", "client_key_password",
+    "tls_security_level", "trace_records",
 )  # fmt: skip
 
 
@@ -117,48 +82,26 @@ _caps: weakref.WeakKeyDictionary[ssl.SSLContext, CapsState] = weakref.WeakKeyDic
 _warned: set[str] = set()
 
 
-@functools.cache
-def _default_security_level() -> int:
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+def security_level(config: Config) -> int:
+    """The OpenSSL security level of ``config``'s context.
 
-
-def _compose(ciphers: str, *, allow_seclevel0: bool) -> str:
-    """``ciphers`` with weakening @SECLEVEL directives removed and the forbidden suffix added."""
-    floor = _default_security_level()
-
-    def keep(match: re.Match[str]) -> str:
-        return match.group(0) if int(match.group(1)) >= floor else ""
-
-    parts = [p for p in re.split(r"[:, ]+", _SECLEVEL.sub(keep, ciphers)) if p]
-    prefix = ["@SECLEVEL=0"] if allow_seclevel0 else []
-    return ":".join([*prefix, *parts, FORBIDDEN_CIPHERS])
-
-
-def validate_cipher_string(s: str) -> bool:
-    """Whether the OpenSSL cipher string ``s`` selects at least one allowed cipher."""
-    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        probe.set_ciphers(_compose(s, allow_seclevel0=False))
-    except ssl.SSLError:
-        return False
-    return True
-
-
-def validate_tls13_ciphersuites(s: str) -> bool:
-    """Whether ``s`` (colon-separated) names at least one allowed TLS 1.3 suite."""
-    return any(name.strip() in TLS13_ALLOWED for name in s.split(":"))
+    Levels 0 and 1 are what the configuration asks for; at 2 a stricter system
+    default (some distributions use 3) is kept, a laxer one is raised to 2.
+    """
+    level = config.tls_security_level
+    return level if level < 2 else max(level, profiles.default_security_level())
 
 
 def version_bounds(config: Config) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
     """The (minimum, maximum) TLS versions for ``config``: its own, else its profile's."""
-    low, high = _PROFILE_VERSIONS[config.tls_profile]
+    low, high = profiles.PROFILE_VERSIONS[config.tls_profile]
     if config.tls_min_version is not None:
-        low = _VERSIONS[config.tls_min_version]
+        low = profiles.VERSIONS[config.tls_min_version]
     if config.tls_max_version is not None:
-        high = _VERSIONS[config.tls_max_version]
-    if low > high:
+        high = profiles.VERSIONS[config.tls_max_version]
+    if low > high:  # configuration refuses this; kept as a last line of defence
         raise ConfigError(
-            [(_label("tls_max_version"), f"is below the minimum TLS version ({low.name})")]
+            [(label(config, "tls_max_version"), f"is below the minimum TLS version ({low.name})")]
         )
     return low, high
 
@@ -166,39 +109,45 @@ def version_bounds(config: Config) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
 def cipher_string(config: Config) -> str:
     """The OpenSSL cipher string (TLS <= 1.2) for ``config``, forbidden suites excluded.
 
-    Security level 0 is only requested when TLS 1.0/1.1 is allowed (OpenSSL 3
-    refuses their SHA-1 handshakes otherwise); weaker ``@SECLEVEL`` directives
-    in ``SOAPGUARD_CIPHERS`` are dropped.
+    It starts with ``@SECLEVEL=n`` when the configured level is not OpenSSL's
+    default (level 0 is what OpenSSL 3 needs for TLS 1.0/1.1, and configuration
+    allows it only with them).
     """
-    base = config.ciphers if config.ciphers is not None else _PROFILE_CIPHERS[config.tls_profile]
-    low, _ = version_bounds(config)
-    return _compose(base, allow_seclevel0=low < ssl.TLSVersion.TLSv1_2)
+    base = (
+        config.ciphers
+        if config.ciphers is not None
+        else profiles.PROFILE_CIPHERS[config.tls_profile]
+    )
+    return profiles.compose(base, security_level(config))
 
 
 def tls13_ciphersuites(config: Config) -> str:
     """The TLS 1.3 suites for ``config``; names that are not allowed AEAD suites are dropped."""
-    raw = config.tls13_ciphersuites or _PROFILE_TLS13[config.tls_profile]
+    raw = config.tls13_ciphersuites or profiles.PROFILE_TLS13[config.tls_profile]
     names = [n.strip() for n in raw.split(":") if n.strip()]
-    kept = list(dict.fromkeys(n for n in names if n in TLS13_ALLOWED))
+    kept = list(dict.fromkeys(n for n in names if n in profiles.TLS13_ALLOWED))
     dropped = sorted(set(names) - set(kept))
     if dropped:
         logger.warning("ignoring TLS 1.3 suites that soapguard does not allow: %s", dropped)
     if not kept:
-        allowed = ", ".join(TLS13_ALLOWED)
-        raise ConfigError([(_label("tls13_ciphersuites"), f"names no allowed suite ({allowed})")])
+        allowed = ", ".join(profiles.TLS13_ALLOWED)
+        raise ConfigError(
+            [(label(config, "tls13_ciphersuites"), f"names no allowed suite ({allowed})")]
+        )
     return ":".join(kept)
 
 
-def _label(field: str) -> str:
-    return f"{field} ({env_name(field)})"
-
-
-def context_for(config: Config, *, verify: bool | str = True) -> ssl.SSLContext:
+def context_for(
+    config: Config, *, verify: bool | str = True, ca_source: str = "verify"
+) -> ssl.SSLContext:
     """The client context for ``config``, built once and shared (do not modify it).
 
     ``verify`` is ``True`` (verify against ``config.ca_bundle`` or the system
     store), a CA file/directory path that replaces ``config.ca_bundle``, or
-    ``False`` (no verification at all; only reachable from code).
+    ``False`` (no verification at all; only reachable from code).  ``ca_source``
+    names where a ``verify`` path came from, for errors (see
+    :func:`soapguard.tls.trust.resolve_trust`).  Every problem with the settings or
+    the files they name raises :class:`ConfigError`.
     """
     key = (*(getattr(config, name) for name in _TLS_FIELDS), verify)
     with _lock:
@@ -206,7 +155,7 @@ def context_for(config: Config, *, verify: bool | str = True) -> ssl.SSLContext:
         if ctx is not None:
             _contexts.move_to_end(key)
             return ctx
-        ctx = _build(config, verify)
+        ctx = _build(config, verify, ca_source)
         _contexts[key] = ctx
         if len(_contexts) > _CACHE_SIZE:
             _contexts.popitem(last=False)
@@ -219,7 +168,7 @@ def clear_cache() -> None:
         _contexts.clear()
 
 
-def _build(config: Config, verify: bool | str) -> ssl.SSLContext:
+def _build(config: Config, verify: bool | str, ca_source: str) -> ssl.SSLContext:
     ctx = _SharedContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.set_alpn_protocols(["http/1.1"])  # what urllib3 sets: a no-op from then on
     ctx.minimum_version, ctx.maximum_version = version_bounds(config)
@@ -232,40 +181,33 @@ def _build(config: Config, verify: bool | str) -> ssl.SSLContext:
             logger.warning("TLS certificate verification is disabled by code (verify=False)")
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    elif isinstance(verify, str):
+        load_ca(ctx, verify, ca_source, show_path=True)
     else:
-        ca = verify if isinstance(verify, str) else config.ca_bundle
-        if ca is None:
-            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        elif os.path.isdir(ca):
-            ctx.load_verify_locations(capath=ca)
-        else:
-            ctx.load_verify_locations(cafile=ca)
-    if config.client_cert is not None:
-        ctx.load_cert_chain(config.client_cert, config.client_key, password=_no_password)
+        load_ca(ctx, config.ca_bundle, label(config, "ca_bundle"), show_path=False)
+    load_client_cert(ctx, config)
     if config.trace_records and _trace.available():
         _trace.install(ctx)
     _caps[ctx] = _apply_caps(ctx, config)
     return ctx
 
 
-def _no_password() -> bytes:
-    """Called by OpenSSL only for an encrypted key: refuse instead of prompting on a tty."""
-    raise ConfigError([(_label("client_key"), "is encrypted; soapguard needs an unencrypted key")])
-
-
 def _check_no_forbidden(ctx: ssl.SSLContext, config: Config) -> None:
-    bad = [c["name"] for c in ctx.get_ciphers() if _BAD_DESCRIPTION.search(c["description"])]
+    bad = [
+        c["name"] for c in ctx.get_ciphers() if profiles.BAD_DESCRIPTION.search(c["description"])
+    ]
     if bad:  # the suffix makes this unreachable; kept as a last line of defence
-        raise ConfigError([(_label("ciphers"), f"enables forbidden suites {bad}")])
-    if version_bounds(config)[0] >= ssl.TLSVersion.TLSv1_2:
-        floor = _default_security_level()
-        if ctx.security_level < floor:
-            raise ConfigError([(_label("ciphers"), f"lowers the security level below {floor}")])
+        raise ConfigError([(label(config, "ciphers"), f"enables forbidden suites {bad}")])
+    wanted = security_level(config)
+    if ctx.security_level != wanted:  # configuration refuses @SECLEVEL in SOAPGUARD_CIPHERS
+        raise ConfigError(
+            [(label(config, "ciphers"), f"sets security level {ctx.security_level}, not {wanted}")]
+        )
 
 
 def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
     size = config.max_record_size
-    requested_mfl = size if size in MFL_SIZES else None
+    requested_mfl = size if size in profiles.MFL_SIZES else None
     suites = tls13_ciphersuites(config)
     try:
         done = _openssl.apply(
@@ -302,7 +244,7 @@ def caps_state(ctx: ssl.SSLContext) -> CapsState:
 def describe_connection(sock: ssl.SSLSocket, info: ConnInfo) -> None:
     """Record the TLS facts of an established connection on ``info``."""
     version = sock.version()
-    info.tls_version = _VERSION_NAMES.get(version, version) if version else None
+    info.tls_version = profiles.version_name(version) if version else None
     cipher = sock.cipher()
     info.cipher = cipher[0] if cipher else None
     info.resumed = sock.session_reused

@@ -1,7 +1,7 @@
 """TLS record tracer: record sizes and alerts per connection, via ``SSLContext._msg_callback``.
 
 OpenSSL reports every record header it reads or writes to the message
-callback.  :func:`install` counts them into a :class:`~soapguard._state.RecordStats`
+callback.  :func:`install` counts them into a :class:`~soapguard.transport.evidence.RecordStats`
 kept on the socket, which is the evidence behind ``tls.records_in``,
 ``tls.largest_record_in`` and the alert fields of diagnostic events (for
 example, "the last record before ``bad record MAC`` was 16 KB").

@@ -4,11 +4,11 @@
 
 * hands urllib3 the SSL context built once per :class:`~soapguard.Config`
   (requests would otherwise make urllib3 re-read the CA bundle on every new
-  connection, 20-40 ms each, and would let ``REQUESTS_CA_BUNDLE`` replace the
-  configured CA);
+  connection, 20-40 ms each), verifying with the CAs :mod:`soapguard.tls.trust`
+  chose (requests would let ``REQUESTS_CA_BUNDLE`` replace the session's own);
 * uses connection classes that record how far each request got (phase, bytes
   written, response started) and the TLS facts of the connection, into the
-  attempt's :class:`~soapguard._state.Progress`;
+  attempt's :class:`~soapguard.transport.evidence.Attempt`;
 * keeps urllib3's own retries off (soapguard decides about retries);
 * drops its pools in a child process after ``fork()``, so a pooled connection
   is never used by two processes;
@@ -32,6 +32,7 @@ from urllib3.util import Retry, parse_url
 
 from ..config import Config
 from ..tls import context as tls
+from ..tls.trust import SessionTrust
 from .evidence import ConnInfo, being_sent
 
 logger = logging.getLogger(__name__)
@@ -153,9 +154,17 @@ if hasattr(os, "register_at_fork"):
 class SoapGuardAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` with soapguard's TLS context, instrumentation and pool hygiene."""
 
-    def __init__(self, config: Config, *, pool_connections: int = 10, pool_maxsize: int = 10):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        pool_connections: int = 10,
+        pool_maxsize: int = 10,
+        trust: SessionTrust | None = None,
+    ):
         self.sg_config = config
-        self.ssl_context = tls.context_for(config)
+        self.trust = trust if trust is not None else SessionTrust(config)
+        self.ssl_context = self.trust.default_context
         self._pid = os.getpid()
         self._sizes = (pool_connections, pool_maxsize)
         super().__init__(
@@ -192,13 +201,12 @@ class SoapGuardAdapter(HTTPAdapter):
         pool_kwargs: dict[str, Any] = {}
         if host_params["scheme"] != "https":
             return host_params, pool_kwargs
-        if verify is False:
-            pool_kwargs["ssl_context"] = tls.context_for(self.sg_config, verify=False)
+        trust, context = self.trust.current(verify)
+        if trust.verify is False:
+            pool_kwargs["ssl_context"] = context
             pool_kwargs["cert_reqs"] = "CERT_NONE"
-        elif isinstance(verify, str) and not self.sg_config.ca_bundle:
-            # a CA path from user code (or REQUESTS_CA_BUNDLE, resolved once by the
-            # Transport) -- only when SOAPGUARD_CA_BUNDLE is not set, which always wins
-            pool_kwargs["ssl_context"] = tls.context_for(self.sg_config, verify=verify)
+        elif context is not self.ssl_context:  # code changed session.verify after building
+            pool_kwargs["ssl_context"] = context
         if cert is not None:
             logger.warning("per-request client certificates are ignored; use SOAPGUARD_CLIENT_CERT")
         return host_params, pool_kwargs
@@ -206,6 +214,9 @@ class SoapGuardAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         if os.getpid() != self._pid:  # fork without register_at_fork, belt and braces
             self.reset_pools()
+        # A CA path code set on the session after the transport was built is loaded here, so
+        # a bad one raises its ConfigError as it is (requests would turn it into InvalidURL).
+        self.trust.current(kwargs.get("verify", True))
         return super().send(request, *args, **kwargs)
 
     def reset_pools(self) -> None:

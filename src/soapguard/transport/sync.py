@@ -14,8 +14,8 @@ that matters.
 Environment look-ups that requests repeats on every request (proxy variables,
 ``~/.netrc``) are done once here: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``
 are resolved when the transport is built (``~/.netrc`` is never consulted),
-and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are honoured only when
-``SOAPGUARD_CA_BUNDLE`` is not set.
+and so are the CAs, in the order :mod:`soapguard.tls.trust` documents: a bad CA
+file is a ``ConfigError`` when the transport is built.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from ..errors import SoapGuardError, error_for
 from ..retry.identity import is_idempotent
 from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
+from ..tls.trust import SessionTrust
 from .adapter import SoapGuardAdapter
 from .evidence import Attempt, CallContext, sending
 from .redirects import check_call_redirect, check_document_redirect
@@ -66,6 +67,9 @@ class Transport(zeep.Transport):
     300 s and *no timeout at all*.
     """
 
+    #: what zeep's ``__del__`` reads; a constructor that fails early leaves nothing to close
+    _close_session = False
+
     def __init__(
         self,
         cache: Any = None,
@@ -82,11 +86,7 @@ class Transport(zeep.Transport):
         if session is None:
             session = requests.Session()
             session.trust_env = False  # resolved once below instead of on every request
-            if cfg.trust_env and not cfg.ca_bundle:
-                env_ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                if env_ca:
-                    session.verify = env_ca
-        self.adapter = SoapGuardAdapter(cfg)
+        self.adapter = SoapGuardAdapter(cfg, trust=SessionTrust(cfg, session, os.environ))
         session.mount("https://", self.adapter)
         session.mount("http://", self.adapter)
         default_timeout = (cfg.connect_timeout, cfg.read_timeout)

@@ -194,15 +194,26 @@ class _Verification:
 
 
 def _variant(config: Config, **changes: Any) -> Config | str:
-    """``config`` with the profile's own suites and ``changes``; the error text if invalid."""
+    """``config`` with the profile's own suites and ``changes``; the error text if invalid.
+
+    The security level follows the variant: 0 for TLS 1.0/1.1 (which need it), the
+    configured 1 where the profile allows it, else 2.
+    """
+    level = 1 if config.tls_security_level == 1 and changes["tls_profile"] == "legacy" else 2
+    if changes["tls_min_version"] in ("1.0", "1.1"):
+        level = 0
     try:
-        return dataclasses.replace(config, ciphers=None, tls13_ciphersuites=None, **changes)
+        return dataclasses.replace(
+            config, ciphers=None, tls13_ciphersuites=None, tls_security_level=level, **changes
+        )
     except ValueError as exc:
         return str(exc)
 
 
 def _settings(config: Config, operation: str | None) -> dict[str, Any]:
-    names = ("tls_profile", "tls_min_version", "tls_max_version", "max_record_size")
+    names = (
+        "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level", "max_record_size"
+    )  # fmt: skip
     out: dict[str, Any] = {name: getattr(config, name) for name in names}
     out["ca_bundle"] = "set" if config.ca_bundle else None  # a path may be sensitive
     out["custom_ciphers"] = config.ciphers is not None

@@ -145,12 +145,14 @@ def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[di
                     f"the server speaks nothing newer than TLS {old} (deprecated: plan "
                     "an upgrade of the server)",
                 )
+                add("SOAPGUARD_TLS_SECURITY_LEVEL", "0", f"OpenSSL 3 needs it for TLS {old}")
     elif settings.get("tls_min_version") in ("1.0", "1.1") and _ok(rows, "version", "1.2"):
         add(
             "SOAPGUARD_TLS_MIN_VERSION",
             "1.2",
             "the server speaks TLS 1.2: older versions need not be allowed",
         )
+        add("SOAPGUARD_TLS_SECURITY_LEVEL", "2", "level 0 is only for TLS 1.0/1.1")
     cert = report.get("certificate") or {}
     error = cert.get("error") or {}
     if error and cert.get("verify_code") in UNTRUSTED:

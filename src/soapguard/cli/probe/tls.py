@@ -24,6 +24,7 @@ from ...config import Config
 from ...diagnostics.redact import redact_text
 from ...tls import context as tls
 from ...tls import trace as _trace
+from ...tls.trust import resolve_trust
 from ...transport.evidence import ConnInfo
 from .advice import mfl_verdict
 from .cert import chain_of
@@ -77,16 +78,12 @@ class Attempt:
 def trust_for(config: Config, environ: Mapping[str, str]) -> tuple[bool | str, str]:
     """How ``soapguard.Client`` verifies certificates with ``config``, and a label for it.
 
-    ``SOAPGUARD_CA_BUNDLE`` wins; without it (and with ``trust_env``) the client
-    uses ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``; else the system store.
+    The client's own order (:func:`soapguard.tls.trust.resolve_trust`), for a session
+    without a path of its own; ``--ca-bundle`` is the probe's ``Config.ca_bundle``.
     """
-    if config.ca_bundle:
-        return True, "SOAPGUARD_CA_BUNDLE"
-    if config.trust_env:
-        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            if environ.get(name):
-                return environ[name], name
-    return True, "the system store"
+    trust = resolve_trust(config, None, environ)
+    names = {"Config.ca_bundle": "--ca-bundle", "system store": "the system store"}
+    return trust.verify, names.get(trust.source, trust.source)
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
@@ -148,7 +145,9 @@ def _open(
     target: Target, config: Config, verify: bool, timeout: float, attempt: Attempt
 ) -> ssl.SSLSocket | None:
     try:
-        ctx = tls.context_for(config, verify=target.trust if verify else False)
+        ctx = tls.context_for(
+            config, verify=target.trust if verify else False, ca_source=target.trust_label
+        )
     except (ssl.SSLError, OSError, ValueError) as exc:  # e.g. no suite left for this variant
         attempt.error = {"error.type": "config", "error.message": redact_text(str(exc))}
         return None
