@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .config import Config
     from .errors import ConfigError, DeadlineExceeded, SoapGuardError
+    from .logredact import install_log_redaction, remove_log_redaction
     from .retry import idempotent
     from .transport import Transport
 
@@ -38,6 +39,8 @@ _LAZY = {
     "SoapGuardError": ".errors",
     "Transport": ".transport",
     "idempotent": ".retry",
+    "install_log_redaction": ".logredact",
+    "remove_log_redaction": ".logredact",
 }
 
 __all__ = [
@@ -49,6 +52,8 @@ __all__ = [
     "Transport",
     "__version__",
     "idempotent",
+    "install_log_redaction",
+    "remove_log_redaction",
 ]
 
 

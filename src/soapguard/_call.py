@@ -40,6 +40,7 @@ from .config import Config
 from .diagnostics import CallContext, Emitter, attempt_event, call_event
 from .errors import DeadlineExceeded, SoapGuardError, error_for, scrub_chain
 from .retry import BudgetRegistry, Decision, RetryBudget, decide
+from .secretscope import call_scope
 
 T = TypeVar("T")
 
@@ -82,7 +83,12 @@ class CallRunner:
         )
 
     def run(self, fn: Callable[[], T], ctx: CallContext) -> T:
-        """Call ``fn`` under the rules; the happy path is one attempt and no retry machinery."""
+        """Call ``fn`` under the rules, with ``ctx.secrets`` as the active secret scope."""
+        with call_scope(ctx.secrets):  # what redaction and the log filter mask, see secretscope
+            return self._run(fn, ctx)
+
+    def _run(self, fn: Callable[[], T], ctx: CallContext) -> T:
+        """The happy path is one attempt and no retry machinery."""
         started = self._clock()
         deadline_at = started + self.config.deadline
         budget = self.budgets.for_endpoint(_endpoint(ctx.url))

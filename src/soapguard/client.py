@@ -24,8 +24,9 @@ from zeep.proxy import OperationProxy, ServiceProxy
 from ._call import CallRunner
 from .config import Config
 from .diagnostics import CallContext
-from .logredact import install_zeep_log_redaction
+from .logredact import install_log_redaction
 from .retry import is_idempotent
+from .secretscope import SecretScope, guarded, session_secrets
 from .transport import Transport
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
@@ -52,6 +53,7 @@ class GuardedOperationProxy(OperationProxy):
             url=str(proxy._binding_options.get("address", "")),
             idempotent=client.is_idempotent(self._op_name),
             max_attempts=client.config.max_attempts,
+            secrets=client.secrets,
         )
         return runner.run(lambda: call(*args, **kwargs), ctx)
 
@@ -97,16 +99,18 @@ class Client(zeep.Client):
                 if transport.config is config
                 else CallRunner(config, drop_connections=transport.adapter.drop_host)
             )
-        install_zeep_log_redaction(config.sensitive_elements, secrets=_wsse_secrets(wsse))
-        super().__init__(  # type: ignore[no-untyped-call]
-            wsdl,
-            wsse=wsse,
-            transport=transport,
-            service_name=service_name,
-            port_name=port_name,
-            plugins=plugins,
-            settings=settings,
-        )
+        self.secrets = _client_scope(self, config, transport, wsdl)
+        install_log_redaction()  # inert outside soapguard calls
+        with guarded(self.secrets):  # loading the WSDL: a failure is scrubbed before it propagates
+            super().__init__(  # type: ignore[no-untyped-call]
+                wsdl,
+                wsse=wsse,
+                transport=transport,
+                service_name=service_name,
+                port_name=port_name,
+                plugins=plugins,
+                settings=settings,
+            )
 
     def is_idempotent(self, operation: str) -> bool:
         """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""
@@ -117,11 +121,13 @@ class Client(zeep.Client):
             return None
         service: Any = self._get_service(service_name)
         port: Any = self._get_port(service, port_name)  # type: ignore[no-untyped-call]
+        self.secrets.add_url(port.binding_options.get("address"))
         return GuardedServiceProxy(
             self, port.binding, service_name=_local_name(service.name), **port.binding_options
         )
 
     def create_service(self, binding_name: str, address: str) -> Any:
+        self.secrets.add_url(address)
         proxy: Any = super().create_service(binding_name, address)  # type: ignore[no-untyped-call]
         return GuardedServiceProxy(self, proxy._binding, **proxy._binding_options)
 
@@ -133,13 +139,34 @@ def _local_name(name: Any) -> str | None:
     return text.rsplit("}", 1)[-1] if "}" in text else text
 
 
-def _wsse_secrets(wsse: Any) -> list[str]:
-    """Known secret values (WS-Security passwords) so redaction can mask them anywhere."""
+def _client_scope(client: Client, config: Config, transport: Any, wsdl: Any) -> SecretScope:
+    """The client's secrets: WS-Security passwords, URL credentials, its transport's secrets."""
+    if isinstance(transport, Transport):
+        scope = SecretScope(config.sensitive_elements, parent=transport.secrets)
+    else:  # a user's transport: still read what its session holds, if it has one
+        scope = SecretScope(config.sensitive_elements)
+        session = getattr(transport, "session", None)
+        if session is not None:
+            scope.add_source(lambda: session_secrets(session))
+    scope.add_source(lambda: _wsse_secrets(getattr(client, "wsse", None)))
+    scope.add_url(wsdl)
+    return scope
+
+
+def _wsse_secrets(wsse: Any, depth: int = 0) -> list[str]:
+    """Secret values of WS-Security objects: passwords, password digests, key passwords."""
     items = wsse if isinstance(wsse, list | tuple) else [wsse]
-    return [
-        secret
-        for item in items
-        if item is not None
-        for secret in (getattr(item, "password", None),)
-        if isinstance(secret, str) and secret
-    ]
+    found: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        nested = getattr(item, "wsse_objects", None)  # zeep.wsse.Compose
+        if isinstance(nested, list | tuple) and depth < 4:
+            found += _wsse_secrets(nested, depth + 1)
+        for name in ("password", "password_digest"):
+            secret = getattr(item, name, None)
+            if isinstance(secret, bytes):
+                secret = secret.decode("utf-8", "replace")
+            if isinstance(secret, str) and secret:
+                found.append(secret)
+    return found

@@ -16,7 +16,7 @@ import functools
 import os
 import platform
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -25,7 +25,8 @@ from .classify import failure_fields
 from .config import Config
 from .emit import LOGGER_NAME, Emitter
 from .hints import hint_for
-from .redact import redact_text, redact_url, truncate
+from .redact import redact_text, redact_url
+from .secretscope import SecretScope
 
 __all__ = [
     "FIELDS",
@@ -70,6 +71,9 @@ class CallContext:
     url: str
     idempotent: bool
     max_attempts: int
+    #: the secrets of the client (or standalone transport) making the call: redaction inside
+    #: the call masks them by value, and the log filter rewrites the call's records with them
+    secrets: SecretScope | None = field(default=None, compare=False, repr=False)
 
 
 def versions() -> dict[str, str | None]:
@@ -171,7 +175,7 @@ def attempt_event(
     event = _skeleton("soapguard.attempt_failed", ctx)
     event["attempt"] = attempt
     event.update(failure_fields(failure))
-    event["error.message"] = truncate(redact_text(failure.message), MESSAGE_LIMIT)
+    event["error.message"] = redact_text(failure.message, limit=MESSAGE_LIMIT)
     event.update(
         {
             "duration_ms": duration_ms,

@@ -41,9 +41,10 @@ from .classify import mapped_errors
 from .config import Config
 from .diagnostics import CallContext
 from .errors import SoapGuardError
-from .logredact import install_zeep_log_redaction
-from .redact import redact_url, redact_xml, truncate
+from .logredact import install_log_redaction
+from .redact import redact_url, redact_xml
 from .retry import TRANSIENT_STATUSES, is_idempotent
+from .secretscope import SecretScope, active_scope, guarded, session_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,12 @@ class Transport(zeep.Transport):
         self._proxy_cache: dict[tuple[str, str], dict[str, str]] = {}
         self._url_cache: dict[str, str] = {}
         self.runner = CallRunner(cfg, drop_connections=self.adapter.drop_host)
-        install_zeep_log_redaction(cfg.sensitive_elements)
+        #: its session's and URLs' secrets; a soapguard.Client's scope includes them
+        self.secrets = SecretScope(cfg.sensitive_elements)
+        self.secrets.add_source(lambda: session_secrets(self.session))
+        for proxy in self._proxies.values():
+            self.secrets.add_url(proxy)
+        install_log_redaction()  # inert outside soapguard calls
 
     # -- zeep's entry points -------------------------------------------------------
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
@@ -112,6 +118,7 @@ class Transport(zeep.Transport):
             url=address,
             idempotent=is_idempotent(self.config, operation or ""),
             max_attempts=self.config.max_attempts,
+            secrets=self.secrets,
         )
         try:
             return self.runner.run(
@@ -135,7 +142,7 @@ class Transport(zeep.Transport):
             logger.debug(
                 "POST %s\n%s",
                 redact_url(address),
-                truncate(redact_xml(message, self.config.sensitive_elements)),
+                redact_xml(message, self.config.sensitive_elements),
             )
         proxies = self._proxies_for(address)
         with mapped_errors(progress):
@@ -160,7 +167,7 @@ class Transport(zeep.Transport):
                 "HTTP %s from %s\n%s",
                 response.status_code,
                 redact_url(address),
-                truncate(redact_xml(response.content, self.config.sensitive_elements)),
+                redact_xml(response.content, self.config.sensitive_elements),
             )
         if standalone and response.status_code in TRANSIENT_STATUSES:
             raise _RetryableStatus(response=response)
@@ -216,6 +223,13 @@ class Transport(zeep.Transport):
             timeout=self.operation_timeout,
             proxies=self._proxies_for(address),
         )
+
+    def load(self, url: str) -> bytes:
+        """zeep's WSDL/XSD loading; a failure is scrubbed (its URL may carry a token)."""
+        self.secrets.add_url(url)
+        with guarded(active_scope() or self.secrets):  # a client's own load: its wider scope
+            content: bytes = super().load(url)  # type: ignore[no-untyped-call]
+        return content
 
     def _load_remote_data(self, url: str) -> bytes:
         response = self.session.get(url, timeout=self.load_timeout, proxies=self._proxies_for(url))
