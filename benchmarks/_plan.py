@@ -35,6 +35,8 @@ class Plan:
     fault_rate: float = 0.01
     # 7: import time
     import_runs: int = 10
+    # 8: redaction of hostile bodies (runs per body and path)
+    redaction_runs: int = 9
 
     @classmethod
     def quick(cls) -> Plan:
@@ -53,6 +55,7 @@ class Plan:
             memory_warmup=200,
             memory_calls=1000,
             import_runs=3,
+            redaction_runs=3,
         )
 
     def scaled(self, factor: float) -> Plan:

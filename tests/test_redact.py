@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken
 
 from soapguard.diagnostics import logs as logredact
-from soapguard.diagnostics.logs import RedactingFilter, install_zeep_log_redaction
+from soapguard.diagnostics.logs import RedactingFilter, install_log_redaction
 from soapguard.diagnostics.redact import (
     MASK,
     redact_headers,
@@ -22,9 +23,9 @@ from soapguard.diagnostics.redact import (
     redact_text,
     redact_url,
     redact_xml,
-    register_secrets,
     truncate,
 )
+from soapguard.diagnostics.secrets import SecretScope, call_scope
 
 WSDL = Path(__file__).resolve().parent.parent / "wsdl" / "ledger.wsdl"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -125,6 +126,30 @@ def test_non_xml_fallback_honours_sensitive_names() -> None:
     assert "9876" not in out
 
 
+def test_unclosed_sensitive_element_is_masked_to_the_end_nested_markup_included() -> None:
+    out = redact_xml("<a><Pin>9876<Digit>5</Digit>tail-7", sensitive=["pin"])
+    assert out == "<a><Pin>***"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "faultstring: &lt;wsse:Password Type=&quot;t&quot;&gt;hunter2&lt;/wsse:Password&gt; end",
+        "faultstring: &lt;acct:Account&gt;hunter2&lt;/acct:Account&gt; end",
+        "echo: <Login account='hunter2'/> and &lt;Login account=&quot;hunter2&quot;/&gt;",
+    ],
+)
+def test_text_masks_raw_and_escaped_markup(text: str) -> None:
+    out = redact_text(text, sensitive=["account"])
+    assert "hunter2" not in out
+    assert out.endswith(" end") or out.endswith("/&gt;")
+
+
+def test_self_closing_and_other_elements_are_left_alone() -> None:
+    out = redact_text("<Password/> <Amount>12</Amount> <Password></Password>")
+    assert out == "<Password/> <Amount>12</Amount> <Password></Password>"
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -176,6 +201,19 @@ def test_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.https://bob:pw@h/x", "https://***@h/x"),
+        ("://https://bob:pw@h/x", "://https://***@h/x"),
+        ("http://a/?x=1https://bob:pw@h/x", "http://a/?x=1https://***@h/x"),
+        ("x://y https://bob:pw@h/x :// z", "x://y https://***@h/x :// z"),
+    ],
+)
+def test_urls_glued_to_other_text_are_still_found(text: str, expected: str) -> None:
+    assert redact_text(text).endswith(expected)
+
+
 @pytest.mark.parametrize("garbage", ["http://[::1", "", "?? @@ //", "::::", "%zz=1&password"])
 def test_url_tolerates_garbage(garbage: str) -> None:
     assert isinstance(redact_url(garbage), str)
@@ -196,6 +234,14 @@ def test_text_masks_urls_headers_pairs_and_known_secrets() -> None:
     assert "https://***@host/svc?token=***" in out
 
 
+def test_quoted_values_run_past_escaped_quotes() -> None:
+    text = r"""{"password": "a\"hunter2", "ok": 1} and pwd='b\'hunter2' end"""
+    out = redact_text(text)
+    assert "hunter2" not in out
+    assert '"ok": 1' in out
+    assert out.endswith(" end")
+
+
 def test_text_masks_encoded_forms_of_secrets() -> None:
     forms = ("p&ss<w> x", "p&amp;ss&lt;w&gt; x", "p%26ss%3Cw%3E%20x", "p%26ss%3Cw%3E+x")
     out = redact_text(" | ".join(forms), secrets=["p&ss<w> x"])
@@ -207,10 +253,78 @@ def test_text_without_secrets_is_unchanged() -> None:
     assert redact_text(text) == text
 
 
-def test_registered_secrets_are_masked_everywhere() -> None:
-    register_secrets(["reg-1st-S3cret"])
-    assert "reg-1st-S3cret" not in redact_text("value reg-1st-S3cret here")
-    assert "reg-1st-S3cret" not in redact_xml("<a><b>reg-1st-S3cret</b></a>")
+def test_scope_secrets_and_names_apply_inside_its_call_only() -> None:
+    scope = SecretScope(["iban"])
+    scope.add("scope-S3cret-1")
+    text = "value scope-S3cret-1 here <iban>DE00</iban>"
+    with call_scope(scope):
+        assert redact_text(text) == "value *** here <iban>***</iban>"
+        assert "scope-S3cret-1" not in redact_xml("<a><b>scope-S3cret-1</b></a>")
+        assert redact_message("x scope-S3cret-1") == "x ***"
+    assert redact_text(text) == text  # nothing registered process-wide
+
+
+def test_short_secrets_are_masked_by_name_only() -> None:
+    scope = SecretScope()
+    scope.add("1", "abc12")
+    with call_scope(scope):
+        assert redact_text("host='127.0.0.1' abc12") == "host='127.0.0.1' abc12"
+        out = redact_xml("<wsse:Password>1</wsse:Password>")
+    assert out == "<wsse:Password>***</wsse:Password>"
+
+
+def test_secret_values_are_masked_in_their_encoded_forms() -> None:
+    secret = "p&ss<w>'\"x ü"
+    forms = [
+        "p&amp;ss&lt;w&gt;'\"x ü",  # XML text
+        "p&amp;ss&lt;w&gt;&#x27;&quot;x ü",  # HTML attribute
+        repr(secret.encode())[2:-1],  # inside zeep's "Content: %r"
+        repr("p&amp;ss&lt;w&gt;'\"x ü".encode())[2:-1],  # an escaped echo inside a repr
+        "p&ss<w>'\\\"x \\u00fc",  # JSON
+        "p%26ss%3Cw%3E%27%22x%20%C3%BC",
+        "p%26ss%3Cw%3E%27%22x+%C3%BC",
+    ]
+    scope = SecretScope()
+    scope.add(secret)
+    with call_scope(scope):
+        for form in forms:
+            assert redact_text(f"[{form}]") == "[***]", form
+
+
+def test_child_scope_includes_its_parent() -> None:
+    parent = SecretScope(["pin"])
+    parent.add_source(lambda: ["late-added-S3cret"])
+    child = SecretScope(parent=parent)
+    with call_scope(child):
+        assert redact_text("<pin>1</pin> late-added-S3cret") == "<pin>***</pin> ***"
+
+
+def test_text_is_cut_to_its_limit_with_a_marker() -> None:
+    out = redact_text("word " * 2000, limit=100)
+    assert out.startswith("word word")
+    assert out.endswith("...[9900 more characters]")
+    assert len(out) < 140
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see https://bob:hunter2@host/x",  # user-info: no "@" left after the cut
+        "Basic aHVudGVyMjpzZWNyZXQ=",
+        "key: 'hunter2 with spaces'",
+    ],
+)
+def test_the_cut_never_leaves_a_readable_fragment(text: str) -> None:
+    for limit in range(len(text) - 12, len(text)):
+        out = redact_text(text, secrets=["hunter2 with spaces"], limit=limit)
+        for fragment in ("hunt", "aHVu", "spac"):
+            assert fragment not in out, (limit, out)
+
+
+def test_a_pass_stops_after_max_matches_and_withholds_the_rest() -> None:
+    out = redact_text("password=x " * 3000, limit=10**6)
+    assert "characters withheld by soapguard" in out
+    assert "=x" not in out
 
 
 def test_truncate() -> None:
@@ -230,53 +344,72 @@ def test_message_with_envelope() -> None:
     assert "<wsse:Username>bob</wsse:Username>" in out
 
 
-def test_filter_rewrites_record_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.fixture
+def filtered() -> Iterator[logging.Logger]:
+    """A logger of its own with a RedactingFilter, taken off again afterwards."""
     log = logging.getLogger("soapguard.tests.redact_filter")
-    log.addFilter(RedactingFilter(["account"]))
+    redacting = RedactingFilter()
+    log.addFilter(redacting)
+    yield log
+    log.removeFilter(redacting)
+
+
+def test_filter_rewrites_records_inside_a_call_and_keeps_exc_info(
+    caplog: pytest.LogCaptureFixture, filtered: logging.Logger
+) -> None:
+    log = filtered
     caplog.set_level(logging.DEBUG, logger=log.name)
-    try:
-        raise ValueError("login failed for password=hunter2")
-    except ValueError:
-        log.exception("post %s:\n%s", "https://u:pw@h/x", "<r><account>ACC-1</account></r>")
+    secret = "".join(("hunt", "er2"))  # not a literal: handlers print source lines in tracebacks
+    with call_scope(SecretScope(["account"])):
+        try:
+            raise ValueError(f"login failed for password={secret}")
+        except ValueError:
+            log.exception("post %s:\n%s", "https://u:pw@h/x", "<r><account>ACC-1</account></r>")
     record = caplog.records[-1]
     assert record.args is None
-    assert record.exc_info is None
-    assert "Traceback" in (record.exc_text or "")
+    assert record.exc_info is not None  # kept, its message scrubbed in place
+    assert str(record.exc_info[1]) == "login failed for password=***"
+    assert "Traceback" in caplog.text
     for leaked in ("hunter2", "ACC-1", ":pw@"):
         assert leaked not in caplog.text, leaked
     assert "<account>***</account>" in record.getMessage()
 
 
-def test_filter_never_breaks_logging(caplog: pytest.LogCaptureFixture) -> None:
-    log = logging.getLogger("soapguard.tests.redact_broken")
-    log.addFilter(RedactingFilter())
+def test_filter_leaves_records_outside_calls_untouched(
+    caplog: pytest.LogCaptureFixture, filtered: logging.Logger
+) -> None:
+    log = filtered
     caplog.set_level(logging.DEBUG, logger=log.name)
-    log.debug("%s %s", "only one arg")  # getMessage() raises TypeError
+    args = ("https://u:pw@h/x",)
+    log.debug("post %s", *args)
+    record = caplog.records[-1]
+    assert (record.msg, record.args) == ("post %s", args)
+
+
+def test_filter_never_breaks_logging(
+    caplog: pytest.LogCaptureFixture, filtered: logging.Logger
+) -> None:
+    log = filtered
+    caplog.set_level(logging.DEBUG, logger=log.name)
+    with call_scope(None):
+        log.debug("%s %s", "only one arg")  # getMessage() raises TypeError
     assert "withheld" in caplog.records[-1].getMessage()
 
 
-def test_install_is_idempotent_and_merges_names() -> None:
-    install_zeep_log_redaction(sensitive=["firstName"])
-    install_zeep_log_redaction(sensitive=["secondName"], secrets=["inst-secret-1"])
-    transports = logging.getLogger("zeep.transports")
-    ours = [f for f in transports.filters if isinstance(f, RedactingFilter)]
-    assert len(ours) == 1
-    assert {"firstname", "secondname"} <= ours[0].sensitive
-    for name in ("zeep.wsdl.bindings.soap", "zeep.xsd.types.simple", "urllib3.connectionpool"):
-        assert ours[0] in logging.getLogger(name).filters
-    assert "inst-secret-1" not in redact_text("inst-secret-1")
+def test_loggers_list_covers_every_zeep_and_urllib3_logger_that_logs() -> None:
+    """Every zeep (4.3.x) and urllib3 module that logs has its logger in LOGGERS."""
+    import urllib3
 
-
-def test_zeep_loggers_list_covers_every_zeep_logger_that_logs() -> None:
-    """Every zeep module that logs (4.3.x) has its logger in ZEEP_LOGGERS."""
-    root = Path(zeep.__file__).parent
-    modules = {
-        "zeep." + str(p.relative_to(root).with_suffix("")).replace("/", ".")
-        for p in root.rglob("*.py")
-        if re.search(r"logger\.(debug|info|warning|error|exception)\(", p.read_text())
-    }
-    modules = {m.removesuffix(".__main__") for m in modules}  # __main__ logs to "zeep"
-    assert modules <= set(logredact.ZEEP_LOGGERS)
+    modules: set[str] = set()
+    for package, call in ((zeep, r"logger\.\w+\("), (urllib3, r"\blog\.\w+\(")):
+        root = Path(package.__file__).parent
+        modules |= {
+            f"{package.__name__}." + str(p.relative_to(root).with_suffix("")).replace("/", ".")
+            for p in root.rglob("*.py")
+            if re.search(call, p.read_text())
+        }
+    modules = {m.removesuffix(".__main__").removesuffix(".__init__") for m in modules}
+    assert modules <= set(logredact.LOGGERS)
 
 
 RESPONSE = """<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
@@ -301,12 +434,15 @@ def _zeep_call(digest: bool) -> tuple[object, requests_mock.Adapter]:
 
 
 @pytest.mark.parametrize("digest", [False, True])
-def test_real_zeep_debug_logging_is_redacted(
+def test_real_zeep_debug_logging_is_redacted_inside_a_call(
     caplog: pytest.LogCaptureFixture, digest: bool
 ) -> None:
-    install_zeep_log_redaction(sensitive=["account"], secrets=["zeep-pw-31337"])
+    install_log_redaction()
     caplog.set_level(logging.DEBUG, logger="zeep")
-    result, adapter = _zeep_call(digest)
+    scope = SecretScope(["account"])
+    scope.add("zeep-pw-31337")
+    with call_scope(scope):  # as soapguard.Client runs its calls
+        result, adapter = _zeep_call(digest)
     assert result.account == "ACC-998877"  # the call itself is untouched
     sent = etree.fromstring(adapter.last_request.body)
     nonce = sent.findtext(f".//{{{WSSE}}}Nonce")

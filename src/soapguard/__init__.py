@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import Client
     from .config import Config
+    from .diagnostics.logs import install_log_redaction, remove_log_redaction
     from .errors import ConfigError, DeadlineExceeded, SoapGuardError
     from .retry.identity import idempotent
     from .transport.sync import Transport
@@ -38,6 +39,8 @@ _LAZY = {
     "SoapGuardError": ".errors",
     "Transport": ".transport.sync",
     "idempotent": ".retry.identity",
+    "install_log_redaction": ".diagnostics.logs",
+    "remove_log_redaction": ".diagnostics.logs",
 }
 
 __all__ = [
@@ -49,6 +52,8 @@ __all__ = [
     "Transport",
     "__version__",
     "idempotent",
+    "install_log_redaction",
+    "remove_log_redaction",
 ]
 
 

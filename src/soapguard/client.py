@@ -23,7 +23,8 @@ from zeep.proxy import OperationProxy, ServiceProxy
 
 from . import _compat
 from .config import Config
-from .diagnostics.logs import install_zeep_log_redaction
+from .diagnostics.logs import install_log_redaction
+from .diagnostics.secrets import SecretScope, guarded, session_secrets
 from .errors import error_for
 from .retry.identity import is_idempotent
 from .retry.loop import Runner
@@ -72,6 +73,7 @@ class GuardedOperationProxy(OperationProxy):
             url=str(options.get("address", "")),
             idempotent=is_idempotent(client.config, name),
             max_attempts=client.config.max_attempts,
+            secrets=client.secrets,
         )
 
         def send(attempt: Attempt) -> Any:
@@ -118,16 +120,18 @@ class Client(zeep.Client):
         self.runner: Runner | None = None
         if isinstance(transport, Transport):
             self.runner = Runner(config, error_for=error_for, release=transport.release)
-        install_zeep_log_redaction(config.sensitive_elements, secrets=_wsse_secrets(wsse))
-        super().__init__(  # type: ignore[no-untyped-call]
-            wsdl,
-            wsse=wsse,
-            transport=transport,
-            service_name=service_name,
-            port_name=port_name,
-            plugins=plugins,
-            settings=settings,
-        )
+        self.secrets = _client_scope(self, config, transport, wsdl)
+        install_log_redaction()  # inert outside soapguard calls
+        with guarded(self.secrets):  # loading the WSDL: a failure is scrubbed before it propagates
+            super().__init__(  # type: ignore[no-untyped-call]
+                wsdl,
+                wsse=wsse,
+                transport=transport,
+                service_name=service_name,
+                port_name=port_name,
+                plugins=plugins,
+                settings=settings,
+            )
 
     def is_idempotent(self, operation: str) -> bool:
         """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""
@@ -137,11 +141,13 @@ class Client(zeep.Client):
         if not self.wsdl.services:
             return None
         service, port = _compat.resolve_port(self, service_name, port_name)
+        self.secrets.add_url(port.binding_options.get("address"))
         return GuardedServiceProxy(
             self, port.binding, service_name=_local_name(service.name), **port.binding_options
         )
 
     def create_service(self, binding_name: str, address: str) -> Any:
+        self.secrets.add_url(address)
         proxy: Any = super().create_service(binding_name, address)  # type: ignore[no-untyped-call]
         _, binding, options, _ = _compat.service_target(proxy)
         return GuardedServiceProxy(self, binding, **options)
@@ -154,13 +160,34 @@ def _local_name(name: Any) -> str | None:
     return text.rsplit("}", 1)[-1] if "}" in text else text
 
 
-def _wsse_secrets(wsse: Any) -> list[str]:
-    """Known secret values (WS-Security passwords) so redaction can mask them anywhere."""
+def _client_scope(client: Client, config: Config, transport: Any, wsdl: Any) -> SecretScope:
+    """The client's secrets: WS-Security passwords, URL credentials, its transport's secrets."""
+    if isinstance(transport, Transport):
+        scope = SecretScope(config.sensitive_elements, parent=transport.secrets)
+    else:  # a user's transport: still read what its session holds, if it has one
+        scope = SecretScope(config.sensitive_elements)
+        session = getattr(transport, "session", None)
+        if session is not None:
+            scope.add_source(lambda: session_secrets(session))
+    scope.add_source(lambda: _wsse_secrets(getattr(client, "wsse", None)))
+    scope.add_url(wsdl)
+    return scope
+
+
+def _wsse_secrets(wsse: Any, depth: int = 0) -> list[str]:
+    """Secret values of WS-Security objects: passwords, password digests, key passwords."""
     items = wsse if isinstance(wsse, list | tuple) else [wsse]
-    return [
-        secret
-        for item in items
-        if item is not None
-        for secret in (getattr(item, "password", None),)
-        if isinstance(secret, str) and secret
-    ]
+    found: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        nested = getattr(item, "wsse_objects", None)  # zeep.wsse.Compose
+        if isinstance(nested, list | tuple) and depth < 4:
+            found += _wsse_secrets(nested, depth + 1)
+        for name in ("password", "password_digest"):
+            secret = getattr(item, name, None)
+            if isinstance(secret, bytes):
+                secret = secret.decode("utf-8", "replace")
+            if isinstance(secret, str) and secret:
+                found.append(secret)
+    return found

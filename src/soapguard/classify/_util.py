@@ -125,9 +125,9 @@ def redact(text: str) -> str:
     redaction fails, so classification never raises.
     """
     try:
-        text = redact_text(text)
+        text = redact_text(text, limit=MESSAGE_LIMIT)
     except Exception:  # redaction is greedy regex work; never let it break classify
-        text = _scrub(text)
+        text = _scrub(text[:MESSAGE_LIMIT])
     if len(text) > MESSAGE_LIMIT:
         text = text[: MESSAGE_LIMIT - 3] + "..."
     return text

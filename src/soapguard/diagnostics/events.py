@@ -23,7 +23,7 @@ from ..classify.failure import Failure
 from ..config import Config
 from ..transport.evidence import Attempt, CallContext
 from .hints import hint_for
-from .redact import redact_text, redact_url, truncate
+from .redact import redact_text, redact_url
 
 __all__ = [
     "FIELDS",
@@ -190,7 +190,7 @@ def _skeleton(kind: Kind, ctx: CallContext) -> Event:
 def _failure(event: Event, failure: Failure) -> None:
     event["error.type"] = failure.type
     event["error.origin"] = failure.origin
-    event["error.message"] = truncate(redact_text(failure.message), MESSAGE_LIMIT)
+    event["error.message"] = redact_text(failure.message, limit=MESSAGE_LIMIT)
     event["phase"] = failure.phase
     event["request_sent"] = failure.request_sent
     event["outcome"] = failure.outcome

@@ -1,99 +1,108 @@
-"""Log redaction: a filter that rewrites records through :mod:`soapguard.diagnostics.redact`.
+"""Redaction of other libraries' log records, only inside soapguard calls.
 
 zeep logs whole envelopes (WS-Security passwords included) at DEBUG, and
-urllib3 logs request paths with their query strings.  While a soapguard client
-is in use, :func:`install_zeep_log_redaction` puts one shared
-:class:`RedactingFilter` on those loggers, so no secret reaches any handler at
-any level.
+urllib3 logs request URLs with their query strings (and, when a response's
+headers do not parse, a warning with the URL and the unparsed data).
+
+:func:`install_log_redaction` adds one :class:`RedactingFilter` to each logger
+in :data:`LOGGERS` (zeep's and urllib3's modules that log).  The filter is
+inert outside soapguard calls: it rewrites a record only when it is emitted
+while a soapguard call runs in the same thread or task, that is while a
+:class:`~soapguard.diagnostics.secrets.SecretScope` is active.  Then:
+
+* the message is formatted, redacted with that call's scope and cut to
+  :data:`~soapguard.diagnostics.redact.LOG_LIMIT` characters (``record.args`` becomes
+  ``None``);
+* ``exc_info`` is kept, and the messages of every exception in its chain are
+  scrubbed in place, so handlers format a clean traceback;
+* ``exc_text`` and ``stack_info`` already present are redacted.
+
+Every other record, a plain ``zeep.Client``'s in the same process included,
+passes through untouched, byte for byte.
+
+Installation is idempotent: one shared filter, added at most once per
+logger.  Building a :class:`soapguard.Client` or :class:`soapguard.Transport`
+installs it.  :func:`remove_log_redaction` takes it off every logger again
+(clients built later install it again); records of calls that run while it is
+removed are not rewritten.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import traceback
-from collections.abc import Iterable
 
-from .redact import (
-    _names,
-    redact_message,
-    redact_text,
-    register_secrets,
-    truncate,
-)
+from .redact import LOG_LIMIT, redact_message, redact_text
+from .secrets import active_scope
 
-__all__ = ["ZEEP_LOGGERS", "RedactingFilter", "install_zeep_log_redaction"]
+__all__ = ["LOGGERS", "RedactingFilter", "install_log_redaction", "remove_log_redaction"]
 
-
-class RedactingFilter(logging.Filter):
-    """Rewrites each record it sees into its redacted, fully formatted message.
-
-    ``record.msg`` becomes the redacted text and ``record.args`` ``None``; an
-    exception's traceback is formatted, redacted into ``record.exc_text`` and
-    ``record.exc_info`` cleared, so no handler can format the raw exception.
-    """
-
-    def __init__(self, sensitive: Iterable[str] = (), *, limit: int | None = None) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._sensitive = _names(sensitive)
-        self.limit = limit
-
-    @property
-    def sensitive(self) -> frozenset[str]:
-        return self._sensitive
-
-    def add_sensitive(self, names: Iterable[str]) -> None:
-        with self._lock:
-            self._sensitive = self._sensitive | _names(names)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = redact_message(record.getMessage(), self._sensitive)
-            record.msg = message if self.limit is None else truncate(message, self.limit)
-            if record.exc_info and not record.exc_text:
-                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            if record.exc_text:
-                record.exc_text = redact_text(record.exc_text)
-            if record.stack_info:
-                record.stack_info = redact_text(record.stack_info)
-        except Exception:  # a log call must never fail, nor leak because redaction did
-            record.msg = "[soapguard: message withheld, it could not be redacted]"
-            record.exc_text = None
-            record.stack_info = None
-        record.args = None
-        record.exc_info = None
-        return True
-
-
-#: zeep loggers (4.3.x) whose records can carry envelopes, URLs or values, plus urllib3's
-#: connection pool, which logs request paths with their query strings
-ZEEP_LOGGERS = (
+#: loggers whose records can carry envelopes, URLs or values: every zeep (4.3.x) and
+#: urllib3 (2.x) module that logs
+LOGGERS = (
+    "zeep",
     *(f"zeep.{name}" for name in ("transports", "wsdl.bindings.soap", "wsdl.bindings.http")),
     *(f"zeep.{name}" for name in ("wsdl.wsdl", "cache", "client", "proxy", "xsd.schema")),
     *(f"zeep.xsd.{name}" for name in ("visitor", "types.simple", "types.complex", "types.any")),
     *(f"zeep.xsd.elements.{name}" for name in ("attribute", "element", "any")),
-    "zeep",
-    "urllib3.connectionpool",
+    *(f"urllib3.{name}" for name in ("connection", "connectionpool", "poolmanager", "response")),
+    *(f"urllib3.{name}" for name in ("util.retry", "http2.connection", "contrib.pyopenssl")),
+    "urllib3.contrib.emscripten.response",
 )
 
-_install_lock = threading.Lock()
-_zeep_filter: RedactingFilter | None = None
+_WITHHELD = "[soapguard: message withheld, it could not be redacted]"
 
 
-def install_zeep_log_redaction(sensitive: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
-    """Put one shared :class:`RedactingFilter` on every logger in :data:`ZEEP_LOGGERS`.
+class RedactingFilter(logging.Filter):
+    """Rewrites records emitted inside a soapguard call into their redacted form."""
 
-    Idempotent; later calls merge their sensitive names and secrets into it.
+    def filter(self, record: logging.LogRecord) -> bool:
+        if active_scope() is not None:
+            redact_record(record)
+        return True
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Rewrite ``record`` in place with the active scope; never raises."""
+    from ..errors import scrub_chain
+
+    try:
+        record.msg = redact_message(record.getMessage(), limit=LOG_LIMIT)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            scrub_chain(record.exc_info[1])
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text, limit=LOG_LIMIT)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, limit=LOG_LIMIT)
+    except Exception:  # a log call must never fail, nor leak because redaction did
+        record.msg = _WITHHELD
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+
+
+_lock = threading.Lock()
+_filter = RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """Add the shared :class:`RedactingFilter` to every logger in :data:`LOGGERS`.
+
+    Idempotent.  The filter only rewrites records emitted inside soapguard
+    calls; see the module documentation.
     """
-    global _zeep_filter
-    register_secrets(secrets)
-    with _install_lock:
-        if _zeep_filter is None:
-            _zeep_filter = RedactingFilter(sensitive)
-        else:
-            _zeep_filter.add_sensitive(sensitive)
-        for name in ZEEP_LOGGERS:
+    with _lock:
+        for name in LOGGERS:
             log = logging.getLogger(name)
-            if _zeep_filter not in log.filters:
-                log.addFilter(_zeep_filter)
+            if _filter not in log.filters:
+                log.addFilter(_filter)
+
+
+def remove_log_redaction() -> None:
+    """Take the filter off every logger it was added to; other filters stay as they were."""
+    with _lock:
+        for log in [logging.getLogger(), *list(logging.Logger.manager.loggerDict.values())]:
+            if isinstance(log, logging.Logger) and _filter in log.filters:
+                log.removeFilter(_filter)

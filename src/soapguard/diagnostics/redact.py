@@ -6,132 +6,134 @@ was not secret costs a little readability, leaking one is not recoverable.
 
 * :func:`redact_xml` masks WS-Security ``Password``/``Nonce`` (any namespace),
   any element or attribute whose local name contains ``password``, and the
-  names the caller marks sensitive (``SOAPGUARD_SENSITIVE_ELEMENTS``), keeping
-  the envelope's structure.  Input that does not parse falls back to regexes.
+  names the caller marks sensitive (``SOAPGUARD_SENSITIVE_ELEMENTS``).  A
+  small, well-formed envelope keeps its structure; anything else is masked
+  with patterns (an element with no end tag is masked to the end).
 * :func:`redact_headers`, :func:`redact_url` and :func:`redact_text` cover
-  headers, URLs (user-info, credential-like parameters) and free text.
-* Known secret *values* (e.g. the WS-Security password a client holds) are
-  registered once with :func:`register_secrets` and masked everywhere after,
-  also in their XML-escaped and percent-encoded forms.  They are stored in
-  memory only and never logged.
+  headers, URLs (user-info, credential-like parameters) and free text, raw
+  or XML-escaped markup inside it included.
+* Known secret *values* are masked in every encoding they may take
+  (XML-escaped, percent-encoded, inside a ``repr``...): those passed as
+  ``secrets`` and, inside a soapguard call, those of the call's
+  :class:`~soapguard.diagnostics.secrets.SecretScope`, whose sensitive names also apply.
 
-:mod:`soapguard.diagnostics.logs` applies these rules to log records (zeep's own DEBUG
-logging of whole envelopes included).
+The work is bounded whatever the input: only the first ``limit`` characters
+are ever looked at (a message, a log line or an event field needs no more),
+every pattern is linear in its input and each pass stops after a fixed
+number of matches.  The cut never splits a secret into a readable fragment:
+the last run of non-blank characters before it, and any ending that starts
+a known secret, are masked.  Text beyond the limit is replaced by a marker
+saying how much was dropped.
+
+:mod:`soapguard.diagnostics.logs` applies these rules to log records.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus, unquote_plus
 
 from lxml import etree
 
+from . import _patterns as rules
+from ._patterns import MASK, is_secret_header, is_secret_param, is_sensitive
+from .secrets import MIN_SECRET_LENGTH, active_scope, encodings
+
 __all__ = [
+    "LOG_LIMIT",
     "MASK",
+    "PAYLOAD_LIMIT",
+    "TEXT_LIMIT",
     "redact_headers",
     "redact_message",
     "redact_text",
     "redact_url",
     "redact_xml",
-    "register_secrets",
     "truncate",
 ]
 
-MASK = "***"
-
-#: element/attribute local names masked whatever the caller asks (lower case);
-#: any local name *containing* "password" is masked as well
-_ALWAYS = frozenset({"password", "nonce"})
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key")
-_SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
-)
-_SECRET_PARAMS = frozenset(
-    {"password", "passwd", "pwd", "pass", "secret", "token", "access_token", "id_token"}
-    | {"api_key", "apikey", "key", "signature", "sig", "auth", "session", "sessionid"}
-    | {"jsessionid", "client_secret", "code"}
-)
+#: characters of free text (an exception message) looked at and kept
+TEXT_LIMIT = 4096
+#: characters of an envelope logged with ``SOAPGUARD_LOG_PAYLOADS``
+PAYLOAD_LIMIT = 4096
+#: characters of a log record's message (zeep logs whole envelopes) looked at and kept
+LOG_LIMIT = 16384
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"'`]+")
 _AUTHORITY = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:)?//([^/?#]*)")
 _PATH_PARAM = re.compile(r";([^;/=?#]*)=([^;/?#]*)")
-# name=value / name: value pairs in free text (also 'quoted': "keys" of dict reprs and JSON)
-_PAIR_NAME = r"[\w-]*(?:password|passwd|secret|token|api[_-]?key|credential)[\w-]*|pwd|pass|auth"
-_PAIR_NAME += r"|session|sessionid"
-_PAIR_LEAD = r"(?<![\w</:-])(['\"]?)"
-_PAIR_SEP = r"\1([ \t]*[=:][ \t]*)"
-_QUOTED = r"\"[^\"]*\"|'[^']*'"
-_PAIR = re.compile(
-    rf"{_PAIR_LEAD}({_PAIR_NAME}){_PAIR_SEP}({_QUOTED}|[^\s&,;<>\"')\]}}]+)", re.IGNORECASE
-)
-# header-like names take the rest of the line ("Authorization: Basic dXNlcjpw"), or up to the
-# next tag inside markup
-_HEADER_NAME = r"[\w-]*(?:authorization|cookie)[\w-]*"
-_HEADER_PAIR = {
-    markup: re.compile(rf"{_PAIR_LEAD}({_HEADER_NAME}){_PAIR_SEP}({_QUOTED}|{rest})", re.I)
-    for markup, rest in ((False, r"[^\r\n]*"), (True, r"[^\r\n<]*"))
-}
+_MARKUP_START = re.compile(r"<[?!a-zA-Z_]")
 
 
-# -- secret registry -----------------------------------------------------------------------------
+def truncate(text: str, limit: int = TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, with a marker saying how much was dropped.
 
-_registry_lock = threading.Lock()
-_registered: set[str] = set()
-_registered_view: tuple[str, ...] = ()
-
-
-def register_secrets(values: Iterable[str]) -> None:
-    """Remember secret values so every later redaction masks them.  Thread-safe."""
-    global _registered_view
-    new = {v for v in values if isinstance(v, str) and v}
-    if not new:
-        return
-    with _registry_lock:
-        if new <= _registered:
-            return
-        _registered.update(new)
-        _registered_view = tuple(_registered)
+    A plain cut: use it only on text that is already redacted.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit, 0)]}...[{len(text) - max(limit, 0)} more characters]"
 
 
-def _mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    variants: set[str] = set()
-    for s in (*secrets, *_registered_view):
-        if s:
-            xml_escaped = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            variants.update((s, xml_escaped, quote(s, safe=""), quote_plus(s)))
-            variants.add(xml_escaped.replace('"', "&quot;").replace("'", "&apos;"))
-    for value in sorted(variants, key=len, reverse=True):  # longest first: no partial leftovers
-        text = text.replace(value, MASK)
-    return text
+# -- what applies: explicit secrets and names, plus the active call's scope ----------------------
+
+
+def _variants(secrets: Iterable[str]) -> tuple[str, ...]:
+    scope = active_scope()
+    known = scope.variants() if scope is not None else ()
+    forms: set[str] = set()
+    for value in secrets:
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+            forms |= encodings(value)
+    if not forms:
+        return known
+    return tuple(sorted(forms.union(known), key=len, reverse=True))
+
+
+def _names(sensitive: Iterable[str]) -> frozenset[str]:
+    names = rules.ALWAYS_SENSITIVE | {n.strip().lower() for n in sensitive if n and n.strip()}
+    scope = active_scope()
+    return names | scope.sensitive if scope is not None else names
+
+
+def _head(
+    text: str, limit: int, variants: tuple[str, ...], size: int | None = None
+) -> tuple[str, int]:
+    """The first ``limit`` characters of ``text`` (``size`` long), cut safely, and how many
+    were dropped."""
+    size = len(text) if size is None else size
+    if size <= limit:
+        return text, 0
+    # whole values first: masking the cut's last token must not break one that reaches into it
+    head = rules.mask_values(text[:limit], variants)
+    return rules.mask_cut(head, variants), size - limit
+
+
+def _dropped(count: int) -> str:
+    return f"...[{count} more characters]" if count else ""
+
+
+def _scan(text: str, variants: tuple[str, ...], names: frozenset[str], *, markup: bool) -> str:
+    text = rules.mask_values(text, variants)
+    text = rules.mask_elements(text, names)
+    text = rules.mask_attributes(text, names)
+    text = rules.mask_urls(text, redact_url)
+    return rules.mask_pairs(text, markup=markup)
 
 
 # -- headers, URLs, free text --------------------------------------------------------------------
 
 
-def _secret_name(name: str) -> bool:
-    low = name.strip().lower()
-    return low in _SECRET_HEADERS or any(word in low for word in _SECRET_WORDS)
-
-
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A copy of ``headers`` with credential-bearing values replaced by :data:`MASK`."""
-    return {name: (MASK if _secret_name(name) else value) for name, value in headers.items()}
-
-
-def _secret_param(name: str) -> bool:
-    low = unquote_plus(name).strip().lower()
-    return low in _SECRET_PARAMS or any(word in low for word in _SECRET_WORDS)
+    return {name: (MASK if is_secret_header(name) else value) for name, value in headers.items()}
 
 
 def _mask_params(query: str) -> str:
     parts = re.split(r"([&;])", query)
     for i, part in enumerate(parts):
         name, eq, value = part.partition("=")
-        if eq and value and _secret_param(name):
+        if eq and value and is_secret_param(name):
             parts[i] = f"{name}={MASK}"
     return "".join(parts)
 
@@ -148,7 +150,7 @@ def redact_url(url: str) -> str:
     rest, hash_, fragment = out[len(head) :].partition("#")
     path, qmark, query = rest.partition("?")
     path = _PATH_PARAM.sub(
-        lambda m: f";{m.group(1)}={MASK}" if m.group(2) and _secret_param(m.group(1)) else m[0],
+        lambda m: f";{m.group(1)}={MASK}" if m.group(2) and is_secret_param(m.group(1)) else m[0],
         path,
     )
     if "=" in fragment:
@@ -156,43 +158,24 @@ def redact_url(url: str) -> str:
     return f"{head}{path}{qmark}{_mask_params(query)}{hash_}{fragment}"
 
 
-def _mask_pair(match: re.Match[str]) -> str:
-    quote_char, name, sep, value = match.groups()
-    if not value.strip():
-        return match.group(0)
-    masked = value[0] + MASK + value[0] if value[:1] in ("'", '"') else MASK
-    return f"{quote_char}{name}{quote_char}{sep}{masked}"
+def redact_text(
+    text: str,
+    secrets: Iterable[str] = (),
+    *,
+    sensitive: Iterable[str] = (),
+    limit: int = TEXT_LIMIT,
+) -> str:
+    """Free text (exception/log messages) with URLs, credential pairs and known secrets masked.
 
-
-def _scan(text: str, secrets: Iterable[str], *, markup: bool) -> str:
-    text = _mask_secrets(text, secrets)
-    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
-    text = _HEADER_PAIR[markup].sub(_mask_pair, text)
-    return _PAIR.sub(_mask_pair, text)
-
-
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Free text (exception/log messages) with URLs, credential pairs and known secrets masked."""
-    return _scan(text, secrets, markup=False)
-
-
-def truncate(text: str, limit: int = 4096) -> str:
-    """``text`` cut to ``limit`` characters, with a marker saying how much was dropped."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: max(limit, 0)]}...[{len(text) - max(limit, 0)} more characters]"
+    Markup inside it (an echoed envelope, raw or XML-escaped) has its
+    sensitive elements masked too.  At most ``limit`` characters are kept.
+    """
+    variants = _variants(secrets)
+    head, dropped = _head(text, max(limit, 0), variants)
+    return _scan(head, variants, _names(sensitive), markup=False) + _dropped(dropped)
 
 
 # -- XML -----------------------------------------------------------------------------------------
-
-
-def _names(sensitive: Iterable[str]) -> frozenset[str]:
-    return _ALWAYS | {n.strip().lower() for n in sensitive if n and n.strip()}
-
-
-def _is_sensitive(local: str, names: frozenset[str]) -> bool:
-    low = local.lower()
-    return low in names or "password" in low
 
 
 def _mask_subtree(el: etree._Element) -> None:
@@ -207,28 +190,12 @@ def _mask_subtree(el: etree._Element) -> None:
             child.attrib[attr] = MASK
 
 
-@functools.lru_cache(maxsize=32)
-def _fallback_patterns(names: frozenset[str]) -> tuple[re.Pattern[str], ...]:
-    alts = "|".join([*sorted(map(re.escape, names)), r"[\w.-]*password[\w.-]*"])
-    opening = rf"(<(?:[\w.-]+:)?({alts})(?=[\s/>])[^>]*(?<!/)>)"
-    flags = re.IGNORECASE | re.DOTALL
-    return (
-        # <x:Password ...>anything, nested markup included</x:Password>
-        re.compile(rf"{opening}(.*?)(</(?:[\w.-]+:)?\2\s*>)", flags),
-        # unclosed (truncated) elements: text up to the next tag or the end
-        re.compile(rf"{opening}()((?:<!\[CDATA\[.*?(?:\]\]>|$)|[^<])*)", flags),
-        re.compile(rf"(\s(?:[\w.-]+:)?(?:{alts})\s*=\s*)(\"[^\"]*\"|'[^']*')", flags),
-    )
-
-
-def _regex_xml(text: str, names: frozenset[str]) -> str:
-    closed, unclosed, attribute = _fallback_patterns(names)
-    text = closed.sub(lambda m: m[1] + (MASK if m[3].strip() else m[3]) + m[4], text)
-    text = unclosed.sub(lambda m: m[1] + (MASK if m[4].strip() else m[4]), text)
-    return attribute.sub(lambda m: f"{m[1]}{m[2][0]}{MASK}{m[2][0]}", text)
+def _markup_in_text(text: str, names: frozenset[str]) -> str:
+    return rules.mask_attributes(rules.mask_elements(text, names), names)
 
 
 def _tree_xml(payload: bytes | str, names: frozenset[str]) -> str | None:
+    """The document with sensitive parts masked, structure kept; ``None`` if it does not parse."""
     decl = ""
     if isinstance(payload, str):
         found = _XML_DECL.match(payload)
@@ -244,31 +211,73 @@ def _tree_xml(payload: bytes | str, names: frozenset[str]) -> str | None:
     except (etree.XMLSyntaxError, ValueError):
         return None
     for el in root.iter():
+        # text that holds markup (an echoed request in a faultstring, a comment) is masked as text
+        if el.text and ("<" in el.text or "&lt;" in el.text):
+            el.text = _markup_in_text(el.text, names)
+        if el.tail and ("<" in el.tail or "&lt;" in el.tail):
+            el.tail = _markup_in_text(el.tail, names)
         if not isinstance(el.tag, str):  # comments, processing instructions
             continue
         for attr in list(el.attrib):
-            if _is_sensitive(str(attr).rpartition("}")[2], names):
+            if is_sensitive(str(attr).rpartition("}")[2], names):
                 el.attrib[attr] = MASK
-        if _is_sensitive(etree.QName(el).localname, names):
+        if is_sensitive(etree.QName(el).localname, names):
             _mask_subtree(el)
     body = etree.tostring(root.getroottree(), encoding="unicode")
     return f"{decl}\n{body}" if decl else body
 
 
-def redact_xml(payload: bytes | str, sensitive: Iterable[str] = ()) -> str:
-    """The envelope as text with secret element texts and attribute values masked."""
-    names = _names(sensitive)
-    text = _tree_xml(payload, names)
-    if text is None:
-        raw = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        text = _regex_xml(raw, names)
-    return _scan(text, (), markup=True)
+def _tree_masked(tree: str, variants: tuple[str, ...]) -> str:
+    """A document :func:`_tree_xml` already masked by name: the value and text passes."""
+    return rules.mask_pairs(
+        rules.mask_urls(rules.mask_values(tree, variants), redact_url), markup=True
+    )
 
 
-def redact_message(text: str, sensitive: Iterable[str] = (), secrets: Iterable[str] = ()) -> str:
-    """A log message that may end in an envelope (``"HTTP Post to URL:\\n<soap:Envelope..."``)."""
-    start = re.search(r"<[?!a-zA-Z_]", text)
+def redact_xml(
+    payload: bytes | str,
+    sensitive: Iterable[str] = (),
+    secrets: Iterable[str] = (),
+    *,
+    limit: int = PAYLOAD_LIMIT,
+) -> str:
+    """The envelope as text with secret element texts and attribute values masked.
+
+    At most ``limit`` characters (bytes, for bytes input) are looked at.
+    """
+    variants, names, limit = _variants(secrets), _names(sensitive), max(limit, 0)
+    if len(payload) <= limit:
+        tree = _tree_xml(payload, names)
+        if tree is not None:
+            return _tree_masked(tree, variants)
+    part = payload[:limit]
+    text = part.decode("utf-8", "replace") if isinstance(part, bytes) else part
+    head, dropped = _head(text, limit, variants, size=len(payload))
+    return _scan(head, variants, names, markup=True) + _dropped(dropped)
+
+
+def redact_message(
+    text: str,
+    sensitive: Iterable[str] = (),
+    secrets: Iterable[str] = (),
+    *,
+    limit: int = LOG_LIMIT,
+) -> str:
+    """A log message that may end in an envelope (``"HTTP Post to URL:\\n<soap:Envelope..."``).
+
+    The envelope keeps its structure when it is whole, well-formed and within ``limit``.
+    """
+    variants, names = _variants(secrets), _names(sensitive)
+    head, dropped = _head(text, max(limit, 0), variants)
+    head = rules.mask_values(head, variants)  # before splitting: a value may straddle the split
+    start = _MARKUP_START.search(head)
     if start is None:
-        return redact_text(text, secrets)
-    head, tail = text[: start.start()], text[start.start() :]
-    return redact_text(head, secrets) + _mask_secrets(redact_xml(tail, sensitive), secrets)
+        return _scan(head, variants, names, markup=False) + _dropped(dropped)
+    intro, tail = head[: start.start()], head[start.start() :]
+    tree = None if dropped else _tree_xml(tail, names)
+    body = (
+        _tree_masked(tree, variants)
+        if tree is not None
+        else _scan(tail, variants, names, markup=True)
+    )
+    return _scan(intro, variants, names, markup=False) + body + _dropped(dropped)

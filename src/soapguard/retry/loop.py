@@ -7,11 +7,12 @@ Every call -- through ``soapguard.Client``, a plain ``zeep.Client`` on a
 
     attempt -> classify once -> decide() -> event -> sleep -> next attempt
 
-:class:`Call` holds one call's state and does all the work between the I/O: it opens
-each attempt (its number, endpoint and time left before the deadline), judges a failed
-attempt from that attempt's own evidence, applies :func:`~soapguard.retry.rules.decide`,
-emits the events and builds the exception the call finally raises.  It never sleeps
-and never touches the network, so the two drivers stay trivially alike.
+Both run in the calling client's secret scope.  :class:`Call` holds one call's state
+and does all the work between the I/O: it opens each attempt (its number, endpoint and
+time left before the deadline), judges a failed attempt from that attempt's own
+evidence, applies :func:`~soapguard.retry.rules.decide`, emits the events and builds the
+exception the call finally raises.  It never sleeps and never touches the network, so
+the two drivers stay trivially alike.
 
 What passes through untouched: an exception raised before the transport was asked to
 send (zeep validating arguments, a plugin's bug) and anything that is not an exchange
@@ -38,6 +39,7 @@ from ..config import Config
 from ..diagnostics import otel
 from ..diagnostics.emit import Emitter
 from ..diagnostics.events import Event, attempt_event, call_event, report
+from ..diagnostics.secrets import call_scope
 from ..errors import DeadlineExceeded, SoapGuardError, outcome_note, scrub_chain, with_outcome
 from ..transport.evidence import Attempt, CallContext
 from .budget import BudgetRegistry
@@ -102,7 +104,20 @@ class Runner:
         return float(self._backoff(state))
 
     def run(self, ctx: CallContext, send: Callable[[Attempt], T]) -> T:
-        """Run one call: ``send(attempt)`` once per attempt until it succeeds or must stop."""
+        """Run one call: ``send(attempt)`` once per attempt until it succeeds or must stop.
+
+        The call runs in its client's secret scope: redaction inside it masks that
+        client's secret values, and the log filter rewrites the call's records.
+        """
+        with call_scope(ctx.secrets):
+            return self._run(ctx, send)
+
+    async def run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
+        """:meth:`run` for coroutines; cancellation is never retried nor swallowed."""
+        with call_scope(ctx.secrets):
+            return await self._run_async(ctx, send)
+
+    def _run(self, ctx: CallContext, send: Callable[[Attempt], T]) -> T:
         call = Call(self, ctx)
         while True:
             attempt = call.next_attempt()
@@ -122,8 +137,7 @@ class Runner:
                 return result
             self._sleep(pause)
 
-    async def run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
-        """:meth:`run` for coroutines; cancellation is never retried nor swallowed."""
+    async def _run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
         call = Call(self, ctx)
         while True:
             attempt = call.next_attempt()

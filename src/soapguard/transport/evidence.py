@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ..classify.failure import Failure
+    from ..diagnostics.secrets import SecretScope
 
 Phase = Literal["connect", "handshake", "send", "wait", "receive"]
 RequestSent = Literal["none", "partial", "full"]
@@ -48,6 +49,9 @@ class CallContext:
     url: str
     idempotent: bool
     max_attempts: int
+    #: the secrets of the client (or standalone transport) making the call: redaction inside
+    #: the call masks them by value, and the log filter rewrites the call's records with them
+    secrets: SecretScope | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -38,8 +38,9 @@ from zeep.wsdl.utils import etree_to_string
 from .._compat import check_dependencies
 from ..classify.core import mapped_errors
 from ..config import Config
-from ..diagnostics.logs import install_zeep_log_redaction
-from ..diagnostics.redact import redact_url, redact_xml, truncate
+from ..diagnostics.logs import install_log_redaction
+from ..diagnostics.redact import redact_url, redact_xml
+from ..diagnostics.secrets import SecretScope, active_scope, guarded, session_secrets
 from ..errors import SoapGuardError, error_for
 from ..retry.identity import is_idempotent
 from ..retry.loop import Runner
@@ -103,7 +104,12 @@ class Transport(zeep.Transport):
         self._proxy_cache: dict[tuple[str, str], dict[str, str]] = {}
         self._url_cache: dict[str, str] = {}
         self.runner = Runner(cfg, error_for=error_for, release=self.release)
-        install_zeep_log_redaction(cfg.sensitive_elements)
+        #: its session's and URLs' secrets; a soapguard.Client's scope includes them
+        self.secrets = SecretScope(cfg.sensitive_elements)
+        self.secrets.add_source(lambda: session_secrets(self.session))
+        for proxy in self._proxies.values():
+            self.secrets.add_url(proxy)
+        install_log_redaction()  # inert outside soapguard calls
 
     # -- attempts ------------------------------------------------------------------------
     def bound(self, attempt: Attempt) -> BoundTransport:
@@ -128,6 +134,7 @@ class Transport(zeep.Transport):
             url=address,
             idempotent=is_idempotent(self.config, operation or ""),
             max_attempts=self.config.max_attempts,
+            secrets=self.secrets,
         )
 
         def send(attempt: Attempt) -> requests.Response:
@@ -165,7 +172,7 @@ class Transport(zeep.Transport):
             logger.debug(
                 "POST %s\n%s",
                 redact_url(address),
-                truncate(redact_xml(message, self.config.sensitive_elements)),
+                redact_xml(message, self.config.sensitive_elements),
             )
         proxies = self._proxies_for(address)
         with sending(attempt), mapped_errors(attempt, error_for):
@@ -195,7 +202,7 @@ class Transport(zeep.Transport):
                 "HTTP %s from %s\n%s",
                 response.status_code,
                 redact_url(address),
-                truncate(redact_xml(response.content, self.config.sensitive_elements)),
+                redact_xml(response.content, self.config.sensitive_elements),
             )
         if give_back and response.status_code in TRANSIENT_STATUSES:
             raise _RetryableStatus(response=response)
@@ -255,6 +262,13 @@ class Transport(zeep.Transport):
             proxies=self._proxies_for(address),
             hooks={"response": [check_document_redirect]},
         )
+
+    def load(self, url: str) -> bytes:
+        """zeep's WSDL/XSD loading; a failure is scrubbed (its URL may carry a token)."""
+        self.secrets.add_url(url)
+        with guarded(active_scope() or self.secrets):  # a client's own load: its wider scope
+            content: bytes = super().load(url)  # type: ignore[no-untyped-call]
+        return content
 
     def _load_remote_data(self, url: str) -> bytes:
         response = self.session.get(
