@@ -5,8 +5,9 @@ autouse ``_no_ca_env`` fixture removes the machine's CA-bundle, proxy and
 ``SOAPGUARD_*`` variables so that no test depends on how this machine is set up;
 a test that needs one sets it with ``monkeypatch.setenv``.
 
-Test-only helpers live in ``tests/servers`` and are imported as ``servers.*``
-(this directory is put on ``sys.path`` below).
+Tests are split into ``tests/unit`` (no sockets: its conftest refuses them) and
+``tests/integration`` (real servers on loopback).  Test-only helpers live in
+``tests/helpers`` (``faulty``, ``servers.*``), which is put on ``sys.path`` below.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import trustme
 from soapguard.testing.ledger import LedgerServer
 from soapguard.testing.ledger.http import server_context
 
-_TESTS = str(Path(__file__).resolve().parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
+_HELPERS = str(Path(__file__).resolve().parent / "helpers")
+if _HELPERS not in sys.path:
+    sys.path.insert(0, _HELPERS)
 
 if TYPE_CHECKING:
     from servers.spyne_app import SpyneServer

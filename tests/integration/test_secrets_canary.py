@@ -35,7 +35,7 @@ URL_PASSWORD = "Canary-UrlPass-5512"
 QUERY_TOKEN = "Canary-Query-Token-9083"
 COOKIE = "Canary-Cookie-Value-6620"
 SECRETS = (PASSWORD, BEARER, ACCOUNT, URL_PASSWORD, QUERY_TOKEN, COOKIE)
-WSDL = Path(__file__).resolve().parent.parent / "wsdl" / "ledger.wsdl"
+WSDL = Path(__file__).resolve().parents[2] / "wsdl" / "ledger.wsdl"
 
 
 class Everything(logging.Handler):

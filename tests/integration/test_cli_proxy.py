@@ -22,7 +22,7 @@ from soapguard import Config
 from soapguard.cli import main
 from soapguard.testing.ledger import LedgerServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BINDING = "{urn:soapguard:ledger}LedgerSoapBinding"
 pytestmark = pytest.mark.timeout(60)
 

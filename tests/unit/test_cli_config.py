@@ -14,7 +14,7 @@ import pytest
 from soapguard.cli import main
 from soapguard.config import _VARS, env_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ from soapguard.testing.ledger import LedgerServer
 from soapguard.testing.ledger.http import server_context
 from soapguard.tls import context as tls
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.timeout(60),
     pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning"),

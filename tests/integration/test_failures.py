@@ -150,7 +150,7 @@ def test_certificate_for_the_wrong_host(
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     leaf.configure_cert(ctx)
     server = make_ledger(ssl_context=ctx)
-    wsdl = Path(__file__).parents[1] / "wsdl" / "ledger.wsdl"
+    wsdl = Path(__file__).resolve().parents[2] / "wsdl" / "ledger.wsdl"
     client = soapguard.Client(str(wsdl), config=Config(ca_bundle=ca_file, max_attempts=1))
     service = client.create_service("{urn:soapguard:ledger}LedgerSoapBinding", server.url)
     with pytest.raises(requests.exceptions.SSLError) as info:

@@ -24,7 +24,7 @@ from soapguard.testing import ledger as ledger_module
 from soapguard.testing.ledger import DEMO_CA_FILE, LedgerServer, wsdl_dir
 from soapguard.testing.ledger.soap import MAX_STATEMENT_LINES, balance_of
 
-WSDL_DIR = Path(__file__).resolve().parents[1] / "wsdl"
+WSDL_DIR = Path(__file__).resolve().parents[2] / "wsdl"
 XSD = "{http://www.w3.org/2001/XMLSchema}"
 SOAP11_ADDRESS = "{http://schemas.xmlsoap.org/wsdl/soap/}address"
 ENVELOPE = (

@@ -13,7 +13,7 @@ import pytest
 from soapguard.cli import demo as _cli_demo
 from soapguard.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(60)
 
 

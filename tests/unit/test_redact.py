@@ -27,7 +27,7 @@ from soapguard.diagnostics.redact import (
 )
 from soapguard.diagnostics.secrets import SecretScope, call_scope
 
-WSDL = Path(__file__).resolve().parent.parent / "wsdl" / "ledger.wsdl"
+WSDL = Path(__file__).resolve().parents[2] / "wsdl" / "ledger.wsdl"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 
 ENVELOPE = f"""<?xml version="1.0" encoding="utf-8"?>

@@ -52,7 +52,7 @@ def test_session_secrets_read_headers_cookies_and_proxies_when_asked() -> None:
 
 
 def test_a_client_knows_its_wsse_session_and_endpoint_secrets(ca_file: str) -> None:
-    wsdl = str(Path(__file__).resolve().parent.parent / "wsdl" / "ledger.wsdl")
+    wsdl = str(Path(__file__).resolve().parents[2] / "wsdl" / "ledger.wsdl")
     wsse = Compose([UsernameToken("u", "wsse-pw-1"), UsernameToken("v", password_digest="dg-2x")])
     client = soapguard.Client(wsdl, wsse=wsse, config=soapguard.Config(ca_bundle=ca_file))
     client.transport.session.auth = ("bob", "session-pw-2")  # set after construction

@@ -16,7 +16,7 @@ from soapguard.testing.pytest_plugin import parse_upstream
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.timeout(90)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "soapguard.testing.pytest_plugin"
 
 USER_TESTS = """
