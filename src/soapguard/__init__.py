@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .client.sync import Client
     from .config import Config
     from .diagnostics.logs import install_log_redaction, remove_log_redaction
     from .errors import ConfigError, DeadlineExceeded, SoapGuardError
@@ -32,7 +32,7 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
-    "Client": ".client",
+    "Client": ".client.sync",
     "Config": ".config",
     "ConfigError": ".errors",
     "DeadlineExceeded": ".errors",

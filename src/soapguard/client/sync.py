@@ -21,15 +21,15 @@ from typing import Any
 import zeep
 from zeep.proxy import OperationProxy, ServiceProxy
 
-from . import _compat
-from .config import Config
-from .diagnostics.logs import install_log_redaction
-from .diagnostics.secrets import SecretScope, guarded, session_secrets
-from .errors import error_for
-from .retry.identity import is_idempotent
-from .retry.loop import Runner
-from .transport.evidence import Attempt, CallContext
-from .transport.sync import Transport
+from .. import _compat
+from ..config import Config
+from ..diagnostics.logs import install_log_redaction
+from ..diagnostics.secrets import SecretScope, guarded, session_secrets
+from ..errors import error_for
+from ..retry.identity import is_idempotent
+from ..retry.loop import Runner
+from ..transport.evidence import Attempt, CallContext
+from ..transport.sync import Transport
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 
