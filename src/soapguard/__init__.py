@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .client.sync import Client
     from .config import Config
     from .diagnostics.logs import install_log_redaction, remove_log_redaction
-    from .errors import ConfigError, DeadlineExceeded, SoapGuardError
+    from .errors import CircuitOpenError, ConfigError, DeadlineExceeded, SoapGuardError
     from .retry.identity import idempotent
     from .transport.sync import Transport
 
@@ -34,6 +34,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     "Client": ".client.sync",
     "Config": ".config",
+    "CircuitOpenError": ".errors",
     "ConfigError": ".errors",
     "DeadlineExceeded": ".errors",
     "SoapGuardError": ".errors",
@@ -45,6 +46,7 @@ _LAZY = {
 
 __all__ = [
     "Client",
+    "CircuitOpenError",
     "Config",
     "ConfigError",
     "DeadlineExceeded",

@@ -5,13 +5,15 @@ raised*, so existing ``except`` clauses keep working; soapguard's own classes
 subclass both :class:`SoapGuardError` and that class::
 
     Exception
-    └── SoapGuardError                         .report: dict (SPEC §6 fields + "attempts")
+    └── SoapGuardError                         .report: the final event + "attempts"
         ├── ConfigError                        also ValueError
+        ├── DependencyError                    also ImportError (soapguard._compat)
         └── RequestError                       also requests.RequestException
             ├── ConnectionError                also requests.ConnectionError
             │   ├── SSLError                   also requests.exceptions.SSLError
             │   ├── ProxyError                 also requests.exceptions.ProxyError
-            │   └── ConnectTimeout             also requests.exceptions.ConnectTimeout
+            │   ├── ConnectTimeout             also requests.exceptions.ConnectTimeout
+            │   └── CircuitOpenError           error.type "circuit.open": nothing was sent
             ├── Timeout                        also requests.exceptions.Timeout
             │   ├── ReadTimeout                also requests.exceptions.ReadTimeout
             │   └── DeadlineExceeded           error.type "timeout.deadline"
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChunkedEncodingError",
+    "CircuitOpenError",
     "ConfigError",
     "ConnectTimeout",
     "ConnectionError",
@@ -126,6 +129,13 @@ class Timeout(RequestError, rex.Timeout):
 
 class ReadTimeout(Timeout, rex.ReadTimeout):
     pass
+
+
+class CircuitOpenError(ConnectionError):
+    """Every endpoint's circuit breaker is open: the call failed fast, nothing was sent.
+
+    ``.report["retry_after_s"]`` says when the next probe of an endpoint is allowed.
+    """
 
 
 class DeadlineExceeded(Timeout):
@@ -216,6 +226,8 @@ def error_for(failure: Failure, original: BaseException) -> RequestError:
     cls: type[RequestError] = RequestError
     if failure.type == "timeout.deadline":
         cls = DeadlineExceeded
+    elif failure.type == "circuit.open":
+        cls = CircuitOpenError
     elif isinstance(original, rex.RequestException):
         cls = next((sg for rq, sg in _BY_REQUESTS_CLASS if isinstance(original, rq)), RequestError)
     else:
