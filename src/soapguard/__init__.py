@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .diagnostics.logs import install_log_redaction, remove_log_redaction
     from .errors import CircuitOpenError, ConfigError, DeadlineExceeded, SoapGuardError
-    from .retry.identity import idempotent
+    from .retry.identity import idempotency_key, idempotent
     from .transport.sync import Transport
 
 __version__ = "0.1.0"
@@ -39,20 +39,22 @@ _LAZY = {
     "DeadlineExceeded": ".errors",
     "SoapGuardError": ".errors",
     "Transport": ".transport.sync",
+    "idempotency_key": ".retry.identity",
     "idempotent": ".retry.identity",
     "install_log_redaction": ".diagnostics.logs",
     "remove_log_redaction": ".diagnostics.logs",
 }
 
 __all__ = [
-    "Client",
     "CircuitOpenError",
+    "Client",
     "Config",
     "ConfigError",
     "DeadlineExceeded",
     "SoapGuardError",
     "Transport",
     "__version__",
+    "idempotency_key",
     "idempotent",
     "install_log_redaction",
     "remove_log_redaction",

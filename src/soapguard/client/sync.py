@@ -24,12 +24,14 @@ from zeep.proxy import OperationProxy, ServiceProxy
 from .. import _compat
 from ..config import Config
 from ..diagnostics.logs import install_log_redaction
+from ..diagnostics.redact import redact_url
 from ..diagnostics.secrets import SecretScope, guarded, session_secrets
 from ..errors import error_for
-from ..retry.identity import is_idempotent
+from ..retry.identity import call_identity, is_idempotent
 from ..retry.loop import Runner
 from ..transport.evidence import Attempt, CallContext
 from ..transport.sync import Transport
+from .identity import MessageIdentity
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 
@@ -37,14 +39,16 @@ __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
 class _AttemptClient:
     """The client as zeep's binding sees it during one attempt.
 
-    The same client in every respect but ``transport``, which is bound to the attempt.
+    The same client in every respect but ``transport``, which is bound to the attempt,
+    and ``plugins``, which end with the call's :class:`MessageIdentity`.
     """
 
-    __slots__ = ("_client", "transport")
+    __slots__ = ("_client", "plugins", "transport")
 
-    def __init__(self, client: zeep.Client, transport: Any) -> None:
+    def __init__(self, client: zeep.Client, transport: Any, plugins: list[Any]) -> None:
         self._client = client
         self.transport = transport
+        self.plugins = plugins
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -67,17 +71,23 @@ class GuardedOperationProxy(OperationProxy):
         headers = _compat.merge_soap_headers(self, kwargs.get("_soapheaders"))
         if headers:
             kwargs["_soapheaders"] = headers
+        primary = str(options.get("address", ""))
+        key, message_id = call_identity()
         ctx = CallContext(
             service=self._proxy._sg_service,
             method=name,
-            url=str(options.get("address", "")),
+            url=primary,
             idempotent=is_idempotent(client.config, name),
             max_attempts=client.config.max_attempts,
+            endpoints=(primary, *client.config.failover_addresses),
+            idempotency_key=key,
+            message_id=message_id,
             secrets=client.secrets,
         )
 
         def send(attempt: Attempt) -> Any:
-            view = _AttemptClient(client, transport.bound(attempt))
+            plugins = [*client.plugins, MessageIdentity(message_id)]
+            view = _AttemptClient(client, transport.bound(attempt), plugins)
             return binding.send(view, {**options, "address": attempt.endpoint}, name, args, kwargs)
 
         return runner.run(ctx, send)
@@ -132,6 +142,24 @@ class Client(zeep.Client):
                 plugins=plugins,
                 settings=settings,
             )
+
+    def circuit_state(self) -> dict[str, dict[str, Any]]:
+        """The circuit breaker of every endpoint this client has called, by endpoint URL.
+
+        ``{url: {"state": "closed"|"open"|"half_open", "retry_after_s": float|None,
+        "calls": int, "failures": int}}``; credentials in URLs are masked.
+        """
+        if self.runner is None:
+            return {}
+        return {
+            redact_url(url): {
+                "state": snap.state,
+                "retry_after_s": snap.retry_after_s,
+                "calls": snap.calls,
+                "failures": snap.failures,
+            }
+            for url, snap in self.runner.breakers.snapshot().items()
+        }
 
     def is_idempotent(self, operation: str) -> bool:
         """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""

@@ -1,9 +1,8 @@
 """Where diagnostic events go: the ``soapguard.diagnostics`` logger, a JSON-lines file, a hook.
 
-:class:`Emitter` sends each event to the logger (WARNING when the attempt is
-retried, ERROR when final; the event dict as the record attribute
-``soapguard``), to ``SOAPGUARD_DIAGNOSTICS_FILE`` as one JSON line, and to
-``Config.on_event``.  Emitting never raises into a call.
+:class:`Emitter` sends each event to the logger (see :func:`_level` for the levels;
+the event dict as the record attribute ``soapguard``), to ``SOAPGUARD_DIAGNOSTICS_FILE``
+as one JSON line, and to ``Config.on_event``.  Emitting never raises into a call.
 """
 
 from __future__ import annotations
@@ -25,19 +24,27 @@ logger = logging.getLogger(LOGGER_NAME)
 
 
 def _level(event: Mapping[str, Any]) -> int:
+    """A failure is logged once at its final level: the last attempt's event is INFO (its
+    call event says it at ERROR), a business SOAP fault is the application's, WARNING."""
     kind = event.get("event")
     if kind == "soapguard.attempt_failed":
-        return logging.WARNING if event.get("decision") == "retry" else logging.ERROR
-    if kind == "soapguard.call_recovered":
-        return logging.WARNING
+        return logging.WARNING if event.get("decision") == "retry" else logging.INFO
     if kind == "soapguard.call_failed":
-        return logging.ERROR
+        return logging.WARNING if event.get("error.type") == "soap.fault" else logging.ERROR
+    if kind in ("soapguard.call_recovered", "soapguard.circuit_opened"):
+        return logging.WARNING
     return logging.INFO
 
 
 def _summary(event: Mapping[str, Any]) -> str:
     """One line: what was called, what failed where, what soapguard did about it, the hint."""
     kind = event.get("event")
+    if kind in ("soapguard.circuit_opened", "soapguard.circuit_closed"):
+        counted = f"{event.get('failures')} of {event.get('calls')} calls failed"
+        if kind == "soapguard.circuit_opened":
+            wait = f"next probe in {event.get('open_seconds')}s"
+            return f"{kind} {event.get('url.full')}: {counted}; {wait}"
+        return f"{kind} {event.get('url.full')}: the probe call succeeded"
     method = ".".join(str(p) for p in (event.get("rpc.service"), event.get("rpc.method")) if p)
     head = f"{kind} {method or event.get('url.full')}"
     if kind == "soapguard.attempt_failed":

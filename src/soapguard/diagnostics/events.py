@@ -15,7 +15,8 @@ import functools
 import os
 import platform
 import ssl
-from typing import Literal, TypedDict, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, TypedDict, cast
 
 from .._urls import origin
 from ..classify._util import header
@@ -25,6 +26,9 @@ from ..transport.evidence import Attempt, CallContext
 from .hints import hint_for
 from .redact import redact_text, redact_url
 
+if TYPE_CHECKING:
+    from ..retry.breaker import Transition
+
 __all__ = [
     "FIELDS",
     "SCHEMA_VERSION",
@@ -32,6 +36,8 @@ __all__ = [
     "Report",
     "attempt_event",
     "call_event",
+    "call_failure",
+    "circuit_event",
     "report",
     "versions",
 ]
@@ -102,6 +108,10 @@ Event = TypedDict(
         "http.response.header.location": "str | None",
         "error.retry_after": "float | None",
         "error.types": "list[str | None] | None",
+        "retry_after_s": "float | None",
+        "circuit.calls": "int | None",
+        "circuit.failures": "int | None",
+        "circuit.window_s": "float | None",
         "config.tls_profile": "str | None",
         "config.max_record_size": "int | None",
         "config.read_timeout": "float | None",
@@ -203,7 +213,6 @@ def _failure(event: Event, failure: Failure) -> None:
 def _observed(event: Event, attempt: Attempt) -> None:
     event["bytes_sent"] = attempt.bytes_sent
     event["connection.reused"] = attempt.reused_connection
-    event["endpoint.index"] = attempt.endpoint_index
     if event["http.response.status_code"] is None:
         event["http.response.status_code"] = attempt.status
     status = event["http.response.status_code"] or 0
@@ -261,10 +270,13 @@ def attempt_event(
     event["config.max_record_size"] = config.max_record_size
     event["config.read_timeout"] = config.read_timeout
     event["config.deadline"] = config.deadline
+    event["url.full"] = redact_url(attempt.endpoint or ctx.url)
+    target = origin(attempt.endpoint or ctx.url)
+    event["server.address"], event["server.port"] = target.host or None, target.port
+    event["endpoint.index"] = attempt.endpoint_index
+    event["circuit.state"] = attempt.circuit_state
     if attempt.observed or attempt.status is not None:
         _observed(event, attempt)
-    else:
-        event["endpoint.index"] = attempt.endpoint_index
     event["hint"] = hint_for(event)
     return event
 
@@ -299,6 +311,36 @@ def call_event(
     event["duration_ms"] = duration_ms
     event["outcome"] = (attempts[-1]["outcome"] if attempts else "failed") if failed else "ok"
     return event
+
+
+def call_failure(event: Event, failure: Failure, reason: str, extra: Mapping[str, object]) -> None:
+    """Fill a call event for a call that failed before any attempt (deadline, breakers)."""
+    _failure(event, failure)
+    event["attempt"] = 0
+    event["decision"] = "raise"
+    event["decision_reason"] = reason
+    for key, value in extra.items():
+        event[key] = value  # type: ignore[literal-required]
+    event["hint"] = hint_for(event)
+
+
+def circuit_event(endpoint: str, transition: Transition) -> dict[str, object]:
+    """The event telling the operator an endpoint's breaker opened or closed."""
+    target = origin(endpoint)
+    return {
+        "event": f"soapguard.circuit_{transition.kind}",
+        "schema_version": SCHEMA_VERSION,
+        "timestamp": _timestamp(),
+        "url.full": redact_url(endpoint),
+        "server.address": target.host or None,
+        "server.port": target.port,
+        "circuit.state": "open" if transition.kind == "opened" else "closed",
+        "calls": transition.calls,
+        "failures": transition.failures,
+        "open_seconds": transition.open_seconds,
+        "versions": versions(),
+        "process.pid": os.getpid(),
+    }
 
 
 def report(final: Event, attempts: list[Event]) -> Report:

@@ -14,11 +14,13 @@ from collections.abc import Callable
 
 
 class RetryBudget:
-    """Retries allowed per endpoint: ``ratio`` x calls in the last ``window`` s, plus ``floor``/s.
+    """Retries allowed per endpoint: ``ratio`` x its calls over ``window`` s, plus a floor.
 
-    Like Finagle's retry budget: a healthy endpoint can always retry a little
-    (the floor), a failing one cannot multiply its load by more than
-    ``1 + ratio``.  Thread-safe; time comes from an injectable clock.
+    The floor lets a healthy endpoint always retry a little: at most
+    ``floor_per_second`` retries in any one second, whatever the ratio allows.  So a
+    failing endpoint cannot get more than ``1 + ratio`` times its load, and a burst of
+    failures cannot take more than the floor at once.  Thread-safe; time comes from an
+    injectable clock.
     """
 
     def __init__(
@@ -29,7 +31,7 @@ class RetryBudget:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ratio = ratio
-        self.floor = floor_per_second * window
+        self.floor_per_second = floor_per_second
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
@@ -42,6 +44,14 @@ class RetryBudget:
             while queue and queue[0] <= horizon:
                 queue.popleft()
 
+    def _last_second(self, now: float) -> int:
+        count = 0
+        for when in reversed(self._retries):
+            if when <= now - 1.0:
+                break
+            count += 1
+        return count
+
     def record_call(self) -> None:
         with self._lock:
             now = self._clock()
@@ -53,7 +63,8 @@ class RetryBudget:
         with self._lock:
             now = self._clock()
             self._trim(now)
-            if len(self._retries) + 1 > self.ratio * len(self._calls) + self.floor:
+            by_ratio = len(self._retries) + 1 <= self.ratio * len(self._calls)
+            if not by_ratio and self._last_second(now) + 1 > self.floor_per_second:
                 return False
             self._retries.append(now)
             return True
@@ -62,9 +73,12 @@ class RetryBudget:
 class BudgetRegistry:
     """One :class:`RetryBudget` per endpoint (``scheme://host:port``)."""
 
-    def __init__(self, ratio: float, floor_per_second: float) -> None:
+    def __init__(
+        self, ratio: float, floor_per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ratio = ratio
         self._floor = floor_per_second
+        self._clock = clock
         self._lock = threading.Lock()
         self._budgets: dict[str, RetryBudget] = {}
 
@@ -72,5 +86,6 @@ class BudgetRegistry:
         with self._lock:
             budget = self._budgets.get(endpoint)
             if budget is None:
-                budget = self._budgets[endpoint] = RetryBudget(self._ratio, self._floor)
+                budget = RetryBudget(self._ratio, self._floor, clock=self._clock)
+                self._budgets[endpoint] = budget
             return budget

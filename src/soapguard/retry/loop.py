@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -38,11 +38,20 @@ from ..classify.failure import Failure
 from ..config import Config
 from ..diagnostics import otel
 from ..diagnostics.emit import Emitter
-from ..diagnostics.events import Event, attempt_event, call_event, report
+from ..diagnostics.events import (
+    Event,
+    attempt_event,
+    call_event,
+    call_failure,
+    circuit_event,
+    report,
+)
 from ..diagnostics.secrets import call_scope
 from ..errors import DeadlineExceeded, SoapGuardError, outcome_note, scrub_chain, with_outcome
 from ..transport.evidence import Attempt, CallContext
+from .breaker import BreakerRegistry
 from .budget import BudgetRegistry
+from .routing import Route
 from .rules import Decision, decide
 
 T = TypeVar("T")
@@ -86,7 +95,8 @@ class Runner:
     ) -> None:
         self.config = config
         self.emitter = Emitter(config)
-        self.budgets = BudgetRegistry(config.retry_budget, config.retry_budget_floor)
+        self.budgets = BudgetRegistry(config.retry_budget, config.retry_budget_floor, clock)
+        self.breakers = BreakerRegistry(config, clock)
         self.error_for = error_for
         self.release = release
         self.exchange_errors = exchange_errors
@@ -169,6 +179,7 @@ class Call:
         self.deadline_at = self.started + self.config.deadline
         self.budget = runner.budgets.for_endpoint(str(origin(ctx.url)))
         self.budget.record_call()
+        self.route = Route(ctx.endpoints or (ctx.url,), runner.breakers)
         self.span = otel.start_call_span(ctx)
         self.events: list[Event] = []
         self._number = 0
@@ -177,12 +188,26 @@ class Call:
     # -- the three moments of an attempt -------------------------------------------------
 
     def next_attempt(self) -> Attempt:
-        """Open the next attempt; raise the call's deadline error if no time is left."""
+        """Open the next attempt on the endpoint it goes to.
+
+        Raises the call's final error when no time is left, or when every endpoint's
+        breaker is open (then nothing touches the network).
+        """
+        first = self._number == 0
         self._number += 1
         now = self.runner.clock()
         self._attempt_started = now
+        index = self.route.enter_first() if first else self.route.enter_next()
+        if index is None:
+            raise self._circuit_open()
         attempt = Attempt(
-            number=self._number, endpoint=self.ctx.url, time_left=self.deadline_at - now
+            number=self._number,
+            endpoint=self.route.endpoints[index],
+            endpoint_index=index,
+            circuit_state=self.route.state(),
+            time_left=self.deadline_at - now,
+            idempotency_key=self.ctx.idempotency_key,
+            message_id=self.ctx.message_id,
         )
         if now >= self.deadline_at:
             failure = Failure(
@@ -197,20 +222,24 @@ class Call:
     def failed(self, attempt: Attempt, exc: BaseException) -> _Retry | _Raise | None:
         """What to do after ``attempt`` raised ``exc``; ``None``: not ours, re-raise it."""
         if not attempt.entered or not isinstance(exc, self.runner.exchange_errors):
+            self._end(succeeded=False)
             self.span.end(ok=False, resend_count=len(self.events), error_type=None)
             return None
         # classified once, from this attempt's own evidence
         mapped = attempt.failure if attempt.raised is exc else None
         failure = mapped if mapped is not None else classify(exc, attempt)
         failure = self._deadline_view(failure, attempt)
+        self.route.attempt_failed(failure)
         decision = self._judge(attempt, failure)
         if not decision.retry:
             return _Raise(self._final_error(failure, decision, exc))
         if self.runner.release is not None:
             self.runner.release(attempt)
+        self._tell_breaker_transitions()
         return _Retry(decision.sleep)
 
     def succeeded(self) -> None:
+        self._end(succeeded=True)
         if self.events:
             self._emit_call("soapguard.call_recovered")
         self.span.end(ok=True, resend_count=len(self.events), error_type=None)
@@ -228,6 +257,8 @@ class Call:
             remaining=self.deadline_at - clock(),
             sleep=self.runner.backoff(attempt.number),
             budget=self.budget,
+            elsewhere=self.route.reachable(elsewhere=True),
+            reachable=self.route.reachable(),
         )
         event = attempt_event(
             self.ctx,
@@ -256,10 +287,48 @@ class Call:
             return dataclasses.replace(failure, type="timeout.deadline", message=message)
         return failure
 
+    # -- the end ---------------------------------------------------------------------------
+
+    def _end(self, *, succeeded: bool) -> None:
+        """Report the call's outcome to the breakers of the endpoints it visited."""
+        self.route.finish(succeeded=succeeded)
+        self._tell_breaker_transitions()
+
+    def _tell_breaker_transitions(self) -> None:
+        for endpoint, transition in self.route.transitions:
+            self.runner.emitter.emit(circuit_event(endpoint, transition))
+        self.route.transitions.clear()
+
+    def _circuit_open(self) -> BaseException:
+        """The call cannot start (or go on): every endpoint's breaker is open."""
+        states = self.runner.breakers.snapshot()
+        waits = [s.retry_after_s for url, s in states.items() if url in self.route.endpoints]
+        retry_after = min((w for w in waits if w is not None), default=None)
+        failure = Failure(
+            "circuit.open",
+            None,
+            "every endpoint's circuit breaker is open"
+            + (f"; the next probe is allowed in {retry_after:.1f}s" if retry_after else ""),
+            request_sent="none",
+        )
+        why = [s for url, s in states.items() if url in self.route.endpoints]
+        extra: dict[str, object] = {
+            "retry_after_s": None if retry_after is None else round(retry_after, 3),
+            "circuit.calls": sum(s.opened_calls for s in why),
+            "circuit.failures": sum(s.opened_failures for s in why),
+            "circuit.window_s": self.config.breaker_window,
+        }
+        return self._final_error(failure, Decision(False, "circuit_open"), None, extra)
+
     def _final_error(
-        self, failure: Failure, decision: Decision, exc: BaseException | None
+        self,
+        failure: Failure,
+        decision: Decision,
+        exc: BaseException | None,
+        extra: Mapping[str, object] | None = None,
     ) -> BaseException:
-        final = self._emit_call("soapguard.call_failed")
+        self._end(succeeded=False)
+        final = self._emit_call("soapguard.call_failed", failure, decision, extra)
         self.span.end(ok=False, resend_count=max(len(self.events) - 1, 0), error_type=failure.type)
         if exc is None or (
             failure.type == "timeout.deadline" and not isinstance(exc, DeadlineExceeded)
@@ -278,7 +347,11 @@ class Call:
         return err
 
     def _emit_call(
-        self, kind: Literal["soapguard.call_recovered", "soapguard.call_failed"]
+        self,
+        kind: Literal["soapguard.call_recovered", "soapguard.call_failed"],
+        failure: Failure | None = None,
+        decision: Decision | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> Event:
         event = call_event(
             kind,
@@ -286,5 +359,8 @@ class Call:
             attempts=self.events,
             duration_ms=round((self.runner.clock() - self.started) * 1000, 3),
         )
+        if failure is not None and decision is not None and not self.events:
+            # the call failed before any attempt: it carries its own failure
+            call_failure(event, failure, decision.reason, extra or {})
         self.runner.emitter.emit(event)
         return event

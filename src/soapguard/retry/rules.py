@@ -5,12 +5,14 @@ bounds and returns a :class:`Decision` with a closed set of reasons, so every ru
 be tested without a socket.  The attempt loop (:mod:`.loop`) applies it.
 
 The rules, in order: deterministic failures are never retried (a handshake the
-peer's messages broke, whichever side noticed, fails the same way next time); a
-request that never left (``request_sent: none``) is retried for any operation
-(transparent, not charged to the budget), except a proxy's refusal of the tunnel
-other than 502/503/504; anything that may have reached the server is retried only
-for idempotent operations and only for transient failures; then attempts, the
-deadline and the budget bound the loop.
+peer's messages broke, whichever side noticed, fails the same way next time) --
+except that one deterministic for an endpoint that sent nothing moves the call to
+another endpoint; a request that never left (``request_sent: none``) is retried for
+any operation, except a proxy's refusal of the tunnel other than 502/503/504;
+anything that may have reached the server is retried only for idempotent operations
+and only for transient failures; then attempts, the deadline, the circuit breakers
+and the budget bound the loop.  Every retry, transparent ones included, is charged
+to the budget: a down endpoint must not multiply the load by the attempts allowed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ Reason = Literal[
     "attempts_exhausted",
     "deadline",
     "budget",
+    "circuit_open",
 ]
 
 #: transient failures worth a retry once the request may have reached the server
@@ -38,19 +41,35 @@ TRANSIENT_TYPES = frozenset(
     {"tls.bad_record_mac", "tls.unexpected_eof", "connection.reset", "timeout.read"}
 )
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
-#: deterministic: retrying cannot help, whatever was sent
-NEVER_RETRIED = frozenset(
+#: TLS failures that are the endpoint's (or the configuration's) and happen before any
+#: request byte: deterministic for that endpoint, so never retried there -- but another
+#: endpoint may take the call -- and no sign of the endpoint's ill health
+ENDPOINT_SPECIFIC = frozenset(
     {
         "tls.certificate",
         "tls.protocol_version",
         "tls.no_shared_cipher",
         "tls.handshake_failure",
-        "tls.record_overflow",
-        "soap.fault",
-        "response.invalid",
-        "timeout.deadline",
+        "tls.legacy_renegotiation",
+        "tls.dh_key_too_small",
+        "tls.pin_mismatch",
     }
 )
+#: deterministic: retrying cannot help, whatever was sent
+NEVER_RETRIED = ENDPOINT_SPECIFIC | {
+    "tls.record_overflow",
+    "soap.fault",
+    "response.invalid",
+    "timeout.deadline",
+    "circuit.open",
+}
+#: failures that say an endpoint is unhealthy (what its circuit breaker counts)
+_ILL_HEALTH = TRANSIENT_TYPES | {
+    "connection.refused",
+    "connection.dns",
+    "timeout.connect",
+    "tls.other",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,20 @@ def is_transient(failure: Failure) -> bool:
     return failure.type in TRANSIENT_TYPES
 
 
+def endpoint_health(failure: Failure) -> bool | None:
+    """What a failed attempt says about its endpoint: ``True`` unhealthy, ``False`` it
+    answered (a SOAP fault or an HTTP status is the application's business), ``None``
+    nothing (deterministic TLS failures are configuration, not health; a pool or deadline
+    timeout is the caller's)."""
+    if failure.type == "http.status":
+        return failure.http_status in TRANSIENT_STATUSES
+    if failure.type in _ILL_HEALTH or failure.type.startswith("connection."):
+        return True
+    if failure.type in ("soap.fault", "response.invalid"):
+        return False
+    return None
+
+
 def decide(
     failure: Failure,
     *,
@@ -76,18 +109,24 @@ def decide(
     remaining: float,
     sleep: float,
     budget: RetryBudget | None = None,
+    elsewhere: bool = False,
+    reachable: bool = True,
 ) -> Decision:
-    """Apply SPEC §5 to one failed attempt.
+    """Apply the retry rules to one failed attempt.
 
     ``attempt`` is 1-based, ``remaining`` the seconds left before the deadline,
-    ``sleep`` the proposed backoff.  The budget is only consulted (and only
-    charged) when every other rule says yes.
+    ``sleep`` the proposed backoff.  ``elsewhere``: another endpoint could take the
+    call (a failure deterministic for this endpoint that sent nothing then moves the
+    call there); ``reachable``: some endpoint's breaker would let the next attempt
+    through.  The budget is only consulted (and charged, for every retry) when every
+    other rule says yes.
     """
-    if failure.type in NEVER_RETRIED:
+    transparent = failure.request_sent == "none"
+    moves = elsewhere and transparent and failure.type in ENDPOINT_SPECIFIC
+    if failure.type in NEVER_RETRIED and not moves:
         return Decision(
             False, "deadline" if failure.type == "timeout.deadline" else "non_retryable"
         )
-    transparent = failure.request_sent == "none"
     if not transparent:
         if not is_transient(failure):
             return Decision(False, "non_retryable")
@@ -103,6 +142,8 @@ def decide(
         sleep = max(sleep, failure.retry_after)
     if sleep >= remaining:
         return Decision(False, "deadline")
-    if not transparent and budget is not None and not budget.try_spend():
+    if not reachable:
+        return Decision(False, "circuit_open")
+    if budget is not None and not budget.try_spend():
         return Decision(False, "budget")
     return Decision(True, "not_sent" if transparent else "idempotent", sleep)

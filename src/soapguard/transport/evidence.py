@@ -49,6 +49,11 @@ class CallContext:
     url: str
     idempotent: bool
     max_attempts: int
+    #: every endpoint the call may use, the primary first (default: the primary only)
+    endpoints: tuple[str, ...] = ()
+    #: the same on every attempt of the call (see ``soapguard.idempotency_key``)
+    idempotency_key: str | None = None
+    message_id: str | None = None
     #: the secrets of the client (or standalone transport) making the call: redaction inside
     #: the call masks them by value, and the log filter rewrites the call's records with them
     secrets: SecretScope | None = field(default=None, compare=False, repr=False)
@@ -130,9 +135,13 @@ class Attempt:
 
     #: 1-based number of this attempt within its call
     number: int = 1
-    #: the endpoint URL this attempt goes to, and its index (0 = primary)
+    #: the endpoint URL this attempt goes to, its index (0 = primary) and its breaker's state
     endpoint: str = ""
     endpoint_index: int = 0
+    circuit_state: str | None = None
+    #: the call's identity, the same on every attempt
+    idempotency_key: str | None = None
+    message_id: str | None = None
     #: seconds left before the call's deadline when this attempt started
     time_left: float | None = None
     #: the transport shrank this attempt's timeouts to ``time_left``

@@ -42,7 +42,7 @@ from ..diagnostics.logs import install_log_redaction
 from ..diagnostics.redact import redact_url, redact_xml
 from ..diagnostics.secrets import SecretScope, active_scope, guarded, session_secrets
 from ..errors import SoapGuardError, error_for
-from ..retry.identity import is_idempotent
+from ..retry.identity import call_identity, is_idempotent
 from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import SessionTrust
@@ -128,17 +128,21 @@ class Transport(zeep.Transport):
         retry resends these very bytes.
         """
         operation = operation_name(headers, message)
+        key, message_id = call_identity()
         ctx = CallContext(
             service=None,
             method=operation,
             url=address,
             idempotent=is_idempotent(self.config, operation or ""),
             max_attempts=self.config.max_attempts,
+            endpoints=(address, *self.config.failover_addresses),
+            idempotency_key=key,
+            message_id=message_id,
             secrets=self.secrets,
         )
 
         def send(attempt: Attempt) -> requests.Response:
-            return self.exchange(attempt, address, message, headers, give_back=True)
+            return self.exchange(attempt, attempt.endpoint, message, headers, give_back=True)
 
         try:
             return self.runner.run(ctx, send)
@@ -165,6 +169,9 @@ class Transport(zeep.Transport):
         instead of returned.
         """
         attempt.entered = True
+        name = self.config.idempotency_header
+        if name and attempt.idempotency_key:
+            headers = {**headers, name: attempt.idempotency_key}
         timeout = self.operation_timeout
         if attempt.time_left is not None:
             timeout, attempt.deadline_capped = _cap(timeout, attempt.time_left)

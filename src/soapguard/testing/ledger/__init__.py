@@ -201,6 +201,12 @@ class LedgerServer:
             return sum(counts.values()) if operation is None else counts[operation]
 
     @property
+    def message_ids(self) -> list[str | None]:
+        """WS-Addressing MessageIDs of the parsed SOAP POSTs, in order (None: none sent)."""
+        with self._state.lock:
+            return list(self._state.message_ids)
+
+    @property
     def nonces(self) -> list[str]:
         """WS-Security UsernameToken nonces of all fully received POSTs, in order."""
         with self._state.lock:
@@ -263,6 +269,7 @@ class _LedgerState:
         self.by_request_id: collections.Counter[str] = collections.Counter()
         self.by_operation: collections.Counter[str] = collections.Counter()
         self.nonces: list[str] = []
+        self.message_ids: list[str | None] = []
         self.requests_seen = 0
         #: headers of the most recent POSTs, oldest first
         self.request_headers: collections.deque[dict[str, str]] = collections.deque(maxlen=1000)
@@ -291,6 +298,7 @@ class _LedgerState:
             self.request_headers.append(dict(headers))
             if request is not None:
                 self.nonces.extend(request.nonces)
+                self.message_ids.append(request.message_id)
             injected = self.injected.popleft() if self.injected else None
             if injected is None and request is not None and request.operation in soap.OPERATIONS:
                 self.by_operation[request.operation] += 1

@@ -19,6 +19,10 @@ from lxml import etree
 LEDGER_NS = "urn:soapguard:ledger"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+WSA_NAMESPACES = (
+    "http://www.w3.org/2005/08/addressing",
+    "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+)
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 CONTENT_TYPES = {
     SOAP11_NS: "text/xml; charset=utf-8",
@@ -55,6 +59,8 @@ class SoapRequest:
     params: dict[str, str] = field(default_factory=dict)
     #: WS-Security UsernameToken nonces found in the header, in document order
     nonces: tuple[str, ...] = ()
+    #: the WS-Addressing MessageID in the header, if any
+    message_id: str | None = None
 
     @property
     def request_id(self) -> str | None:
@@ -85,7 +91,15 @@ def parse_request(body: bytes) -> SoapRequest:
         for child in payload
         if isinstance(child.tag, str)
     }
-    return SoapRequest(env_ns, operation, params, nonces)
+    message_id = next(
+        (
+            (node.text or "").strip()
+            for ns in WSA_NAMESPACES
+            for node in root.iterfind(f"{{{env_ns}}}Header/{{{ns}}}MessageID")
+        ),
+        None,
+    )
+    return SoapRequest(env_ns, operation, params, nonces, message_id)
 
 
 def execute(request: SoapRequest, next_transfer_id: Callable[[], str]) -> etree._Element:
