@@ -365,3 +365,11 @@ def test_on_event_hook_gets_a_copy_and_its_errors_are_swallowed(
     failures = [r for r in caplog.records if r.exc_info and r.name == LOGGER_NAME]
     assert len(failures) == 1
     assert "hook bug" in caplog.text
+
+
+def test_every_field_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+    missing = [name for name in FIELDS if f"`{name}`" not in doc]
+    assert missing == []
