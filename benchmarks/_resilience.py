@@ -23,7 +23,7 @@ from soapguard import tls
 
 RECOVERY_SLACK = 0.050
 MEMORY_TARGET = 5 * 1024 * 1024
-#: transient faults an idempotent call recovers from (SPEC section 5)
+#: transient faults an idempotent call recovers from (README, "Retry rules")
 MEMORY_FAULTS = ["flip-response-record:1", "rst-after-request", "flip-request-record"]
 
 

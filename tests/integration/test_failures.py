@@ -1,4 +1,4 @@
-"""Issue 4: every injected fault is classified precisely through soapguard.Client (no retries)."""
+"""Every injected fault is classified precisely through soapguard.Client (no retries)."""
 
 from __future__ import annotations
 

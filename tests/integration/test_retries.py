@@ -1,4 +1,4 @@
-"""Issue 5: idempotent calls recover on a fresh connection; writes are never duplicated."""
+"""Idempotent calls recover on a fresh connection; writes are never duplicated."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3 through soapguard.Client: refusals are classified and never retried; caps on the wire."""
+"""TLS through soapguard.Client: refusals are classified and never retried; caps on the wire."""
 
 from __future__ import annotations
 

@@ -278,3 +278,19 @@ def test_notes_name_variables_a_code_built_config_ignores() -> None:
         "set but ignored because code built the Config: "
         "SOAPGUARD_CLIENT_KEY_PASSWORD, SOAPGUARD_MAX_ATTEMPTS"
     ]
+
+
+def test_soapguard_config_does_not_load_the_fault_proxy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import io, contextlib, sys, soapguard.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    soapguard.cli.main(['config'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('soapguard.testing.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = out.stdout.strip()
+    assert "soapguard.testing.proxy.server" not in loaded
+    assert "soapguard.testing.ledger" not in loaded

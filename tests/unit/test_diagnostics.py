@@ -1,4 +1,4 @@
-"""Diagnostic events: every SPEC §6 field, nulls for the unobserved, and their emission."""
+"""Diagnostic events: every required field, nulls for the unobserved, and their emission."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from soapguard.diagnostics import (
 )
 from soapguard.transport.evidence import Attempt, ConnInfo, RecordStats
 
-#: SPEC §6, written out on purpose: the test fails if the builder drops one
+#: the required fields, written out on purpose: the test fails if the builder drops one
 SPEC_FIELDS = """
 event schema_version timestamp rpc.system rpc.service rpc.method url.full server.address
 server.port network.peer.address attempt max_attempts idempotent error.type error.origin

@@ -15,10 +15,10 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken
 
 from soapguard.diagnostics import logs as logredact
+from soapguard.diagnostics._patterns import is_secret_header
 from soapguard.diagnostics.logs import RedactingFilter, install_log_redaction
 from soapguard.diagnostics.redact import (
     MASK,
-    redact_headers,
     redact_message,
     redact_text,
     redact_url,
@@ -165,20 +165,16 @@ def test_self_closing_and_other_elements_are_left_alone() -> None:
         "My-Api-Key",
     ],
 )
-def test_headers_masked_case_insensitively(name: str) -> None:
-    assert redact_headers({name: "v4lue", "SOAPAction": "urn:x/Get"}) == {
-        name: MASK,
-        "SOAPAction": "urn:x/Get",
-    }
+def test_header_lines_masked_case_insensitively(name: str) -> None:
+    assert is_secret_header(name)
+    text = redact_text(f"{name}: v4lue-of-it\nSOAPAction: urn:x/Get")
+    assert "v4lue-of-it" not in text
+    assert "SOAPAction: urn:x/Get" in text
 
 
-def test_headers_other_values_kept_and_input_untouched() -> None:
-    headers = requests.structures.CaseInsensitiveDict(
-        {"Content-Type": "text/xml", "Authorization": "Basic Ym9iOmh1bnRlcjI="}
-    )
-    out = redact_headers(headers)
-    assert out == {"Content-Type": "text/xml", "Authorization": MASK}
-    assert headers["Authorization"] == "Basic Ym9iOmh1bnRlcjI="
+@pytest.mark.parametrize("name", ["Content-Type", "SOAPAction", "Accept", "User-Agent"])
+def test_other_headers_are_not_secret(name: str) -> None:
+    assert not is_secret_header(name)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""SPEC §5 as a pure function, the retry budget and the idempotency override."""
+"""The retry rules as a pure function, the retry budget and the idempotency override."""
 
 from __future__ import annotations
 

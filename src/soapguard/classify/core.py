@@ -1,4 +1,4 @@
-"""The failure classifier: the one place that maps low-level exceptions to SPEC §4.
+"""The failure classifier: the one place that maps low-level exceptions to the taxonomy.
 
 :func:`classify` turns whatever an attempt raised -- a ``requests`` exception
 wrapping urllib3's ``MaxRetryError`` wrapping an ``ssl.SSLError``, a bare
@@ -92,7 +92,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: every ``error.type`` of SPEC §4
+#: every ``error.type`` (the taxonomy in the README)
 TYPES = rules.TYPES
 
 _RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})

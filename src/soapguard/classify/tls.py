@@ -1,4 +1,4 @@
-"""TLS rules for :mod:`soapguard.classify`: OpenSSL reasons to SPEC §4's ``tls.*`` types.
+"""TLS rules for :mod:`soapguard.classify`: OpenSSL reasons to the taxonomy's ``tls.*`` types.
 
 The input is an OpenSSL reason code as ``ssl.SSLError.reason`` carries it
 (``DECRYPTION_FAILED_OR_BAD_RECORD_MAC``) or, when no structured reason

@@ -1,9 +1,10 @@
 """The ``soapguard`` command: ``demo``, ``probe``, ``proxy`` and ``config``.
 
-Each subcommand lives in its own private module (``_cli_demo``, ``_cli_probe``,
-``_cli_proxy``, ``_cli_config``), which adds its arguments to the parser and
-runs it.  Every subcommand accepts ``--json`` (one machine-readable document
-on stdout; JSON lines for ``proxy``).
+Each subcommand lives in its own module (``demo``, ``probe``, ``proxy``,
+``config``), which adds its arguments to the parser and runs it.  Those modules
+import what their command needs only when it runs, so ``soapguard config`` does
+not load the fault proxy or the demo's server.  Every subcommand accepts ``--json``
+(one machine-readable document on stdout; JSON lines for ``proxy``).
 
 Exit codes: 0 everything is fine, 1 a problem was found, 2 a usage or
 configuration error (including a bad ``SOAPGUARD_*`` variable).
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
+from . import _exit
 from . import config as _cli_config
 from . import demo as _cli_demo
 from . import probe as _cli_probe
@@ -26,9 +28,7 @@ __all__ = ["EXIT_OK", "EXIT_PROBLEM", "EXIT_USAGE", "build_parser", "main"]
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = _exit.OK, _exit.PROBLEM, _exit.USAGE
 
 Runner = Callable[[argparse.Namespace], int]
 

@@ -25,8 +25,9 @@ from ..config import _VARS, ENV_PREFIX, Config, env_name, ignored_env
 from ..config._vars import mask_urls
 from ..errors import ConfigError
 from ..tls.profiles import MFL_SIZES
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+from ._exit import OK as EXIT_OK
+from ._exit import PROBLEM as EXIT_PROBLEM
+from ._exit import USAGE as EXIT_USAGE
 
 #: what an unset field means, for people reading the table
 _UNSET = {

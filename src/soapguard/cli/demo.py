@@ -26,7 +26,9 @@ from typing import Any
 
 import requests
 
-EXIT_OK, EXIT_PROBLEM = 0, 1
+from ._exit import OK as EXIT_OK
+from ._exit import PROBLEM as EXIT_PROBLEM
+
 BINDING = "{urn:soapguard:ledger}LedgerSoapBinding"
 #: settings that keep the demo fast; a test may override any Config field
 _DEMO_SETTINGS: dict[str, Any] = {

@@ -24,11 +24,16 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..testing import Fault, FaultProxy, FiredFault, ProxyStats
+from ..testing.proxy.faults import Fault
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:  # the proxy itself is loaded only when the command runs
+    from ..testing.proxy.stats import FiredFault, ProxyStats
+from ._exit import OK as EXIT_OK
+from ._exit import PROBLEM as EXIT_PROBLEM
+from ._exit import USAGE as EXIT_USAGE
+
 MAX_TIMES = 10_000
 #: how often the proxy's stats are checked for new faults (seconds)
 POLL_SECONDS = 0.2
@@ -185,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return _usage(problem)
     faults: list[tuple[Fault, int]] = args.fault
+    from ..testing.proxy.server import FaultProxy
+
     proxy = FaultProxy(args.upstream, args.listen, args.lifetime)
     if args.random is not None:
         proxy.set_random_faults(args.random, [fault for fault, _ in faults], seed=args.seed)

@@ -18,7 +18,7 @@ from ..config import Config
 
 __all__ = ["LOGGER_NAME", "Emitter"]
 
-#: the logger SPEC §6 names (not this module's: operators configure it by that name)
+#: the documented logger name (not this module's: operators configure it by that name)
 LOGGER_NAME = "soapguard.diagnostics"
 logger = logging.getLogger(LOGGER_NAME)
 

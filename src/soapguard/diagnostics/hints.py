@@ -1,6 +1,6 @@
 """Operator hints: one actionable sentence per diagnostic event.
 
-A small ordered rule table maps the evidence in an event (SPEC §6 dotted keys)
+A small ordered rule table maps the evidence in an event (its dotted keys)
 to a sentence that says what the evidence suggests and which ``SOAPGUARD_*``
 variable to change.  The first rule that applies wins, so specific evidence
 (a connection used across ``fork()``, oversized records before a bad MAC) is
@@ -14,17 +14,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..retry.rules import TRANSIENT_TYPES
+from ..tls.profiles import RECORD_OVERHEAD
+
 __all__ = ["RULES", "HintRule", "hint_for", "is_cbc_suite"]
 
 Event = Mapping[str, Any]
 
 #: records above this (ciphertext) size are "large" for fragile peers
 LARGE_RECORD = 4096
-#: AEAD tag + explicit nonce + padding a record may add on top of its plaintext cap
-RECORD_OVERHEAD = 256
 _AEAD_MARKERS = ("GCM", "CHACHA20", "CCM", "POLY1305")
-_STALE_TYPES = frozenset({"connection.reset", "tls.unexpected_eof", "tls.bad_record_mac"})
-_TRANSIENT_TYPES = _STALE_TYPES | {"timeout.read", "http.status"}
+#: what a connection the peer or a middlebox dropped looks like to the next request on it
+_STALE_TYPES = TRANSIENT_TYPES - {"timeout.read"}
+_TRANSIENT_TYPES = TRANSIENT_TYPES | {"http.status"}
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
+from .._urls import origin
 from ..transport.evidence import CallContext
 from .redact import redact_url
 
@@ -135,18 +135,14 @@ class CallSpan:
 
 
 def _call_attributes(ctx: CallContext) -> dict[str, str | bool | int | float]:
-    try:
-        parts = urlsplit(ctx.url)
-        host, port = parts.hostname, parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-    except ValueError:
-        host, port = None, None
+    target = origin(ctx.url)
     return span_attributes(
         {
             "rpc.system": "soap",
             "rpc.service": ctx.service,
             "rpc.method": ctx.method,
-            "server.address": host,
-            "server.port": port,
+            "server.address": target.host or None,
+            "server.port": target.port,
             "url.full": redact_url(ctx.url),
         }
     )

@@ -9,8 +9,8 @@ was not secret costs a little readability, leaking one is not recoverable.
   names the caller marks sensitive (``SOAPGUARD_SENSITIVE_ELEMENTS``).  A
   small, well-formed envelope keeps its structure; anything else is masked
   with patterns (an element with no end tag is masked to the end).
-* :func:`redact_headers`, :func:`redact_url` and :func:`redact_text` cover
-  headers, URLs (user-info, credential-like parameters) and free text, raw
+* :func:`redact_url` and :func:`redact_text` cover header lines,
+  URLs (user-info, credential-like parameters) and free text, raw
   or XML-escaped markup inside it included.
 * Known secret *values* are masked in every encoding they may take
   (XML-escaped, percent-encoded, inside a ``repr``...): those passed as
@@ -31,12 +31,12 @@ saying how much was dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from lxml import etree
 
 from . import _patterns as rules
-from ._patterns import MASK, is_secret_header, is_secret_param, is_sensitive
+from ._patterns import MASK, is_secret_param, is_sensitive
 from .secrets import MIN_SECRET_LENGTH, active_scope, encodings
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "MASK",
     "PAYLOAD_LIMIT",
     "TEXT_LIMIT",
-    "redact_headers",
     "redact_message",
     "redact_text",
     "redact_url",
@@ -122,11 +121,6 @@ def _scan(text: str, variants: tuple[str, ...], names: frozenset[str], *, markup
 
 
 # -- headers, URLs, free text --------------------------------------------------------------------
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with credential-bearing values replaced by :data:`MASK`."""
-    return {name: (MASK if is_secret_header(name) else value) for name, value in headers.items()}
 
 
 def _mask_params(query: str) -> str:

@@ -30,6 +30,7 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import Retry, parse_url
 
+from .._urls import origin
 from ..config import Config
 from ..tls import context as tls
 from ..tls.trust import SessionTrust
@@ -232,10 +233,7 @@ class SoapGuardAdapter(HTTPAdapter):
 
     def drop_host(self, url: str) -> None:
         """Close the idle connections to ``url``'s origin so the next request opens a new one."""
-        target = parse_url(url)
-        scheme = (target.scheme or "http").lower()
-        host = (target.host or "").lower()
-        port = target.port or (443 if scheme == "https" else 80)
+        scheme, host, port = origin(url)
         for manager in (self.poolmanager, *self.proxy_manager.values()):
             # keys() is a locked snapshot; the container refuses plain iteration
             for key in manager.pools.keys():  # noqa: SIM118

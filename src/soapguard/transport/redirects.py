@@ -18,23 +18,16 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from urllib3.util import parse_url
 
+from .._urls import origin
 from ..diagnostics.redact import redact_url
 
 #: redirects that keep the method and the body
 _KEEPING = frozenset({307, 308})
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class RedirectRefused(requests.exceptions.HTTPError):
     """A redirect soapguard does not follow (classified ``http.status``, never retried)."""
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = parse_url(url)
-    scheme = (parsed.scheme or "").lower()
-    return scheme, (parsed.host or "").lower(), parsed.port or _DEFAULT_PORTS.get(scheme)
 
 
 def target(response: requests.Response) -> str | None:
@@ -52,7 +45,7 @@ def check_call_redirect(response: requests.Response, *args: Any, **kwargs: Any) 
     if where is None:
         return
     here = response.url or (response.request.url if response.request is not None else "") or ""
-    if response.status_code in _KEEPING and _origin(where) == _origin(here):
+    if response.status_code in _KEEPING and origin(where) == origin(here):
         return
     response.close()  # the body of a refused redirect is never read
     raise RedirectRefused(
@@ -68,7 +61,7 @@ def check_document_redirect(response: requests.Response, *args: Any, **kwargs: A
     if where is None:
         return
     here = response.url or ""
-    if _origin(here)[0] == "https" and _origin(where)[0] != "https":
+    if origin(here)[0] == "https" and origin(where)[0] != "https":
         response.close()
         raise RedirectRefused(
             f"redirect from https to http refused: {redact_url(here)} pointed at "

@@ -31,12 +31,14 @@ from urllib.parse import urlsplit
 from ...config import Config
 from ...diagnostics.redact import redact_url
 from .. import config as _cli_config
+from .._exit import OK as EXIT_OK
+from .._exit import PROBLEM as EXIT_PROBLEM
+from .._exit import USAGE as EXIT_USAGE
 from . import advice, calls
 from . import cert as probe_cert
 from . import tls as probe_tls
 from .render import render
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 _TIMEOUT_HELP = "seconds per step: connect, handshake, GET, call (default 5)"
 _REPEAT_HELP = f"calls per candidate, 1 to {calls.MAX_REPEAT} (default 20)"
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: bytes a record may carry beyond its plaintext (IV/nonce, MAC or tag, CBC padding)
-RECORD_OVERHEAD = 320
+from ...retry.rules import TRANSIENT_TYPES
+from ...tls.profiles import RECORD_OVERHEAD
+
 #: a response smaller than this cannot show whether records are capped
 MIN_CONCLUSIVE_BYTES = 1024
 #: failures that smaller TLS records can plausibly cure
-TRANSIENT = frozenset({"tls.bad_record_mac", "tls.unexpected_eof", "connection.reset"})
+TRANSIENT = TRANSIENT_TYPES - {"timeout.read"}
 #: OpenSSL verify codes meaning "no trusted issuer" (a CA bundle fixes these)
 UNTRUSTED = frozenset({2, 19, 20, 21})
 EXPIRY_WARNING_DAYS = 30

@@ -23,13 +23,13 @@ from ...classify.core import classify
 from ...config import Config
 from ...diagnostics.redact import redact_text
 from ...tls import context as tls
+from ...tls import profiles
 from ...tls import trace as _trace
 from ...tls.trust import resolve_trust
 from ...transport.evidence import ConnInfo
 from .advice import mfl_verdict
 from .cert import chain_of
 
-_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
 #: largest response the GET reads (bytes); enough to see the record sizes
 MAX_FETCH = 1 << 20
 #: the max_fragment_length the record-size check asks for
@@ -176,7 +176,7 @@ def _open(
     attempt.handshake_ms = _ms(started)
     attempt.ok = True
     version = sock.version()
-    attempt.tls_version = _VERSIONS.get(version, version) if version else None
+    attempt.tls_version = profiles.version_name(version) if version else None
     cipher = sock.cipher()
     attempt.cipher = cipher[0] if cipher else None
     return sock
