@@ -6,6 +6,7 @@ import _ssl
 import ctypes
 import socket
 import ssl
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -68,12 +69,31 @@ def test_validation_succeeds_on_this_interpreter() -> None:
         (1024, 1024, 1024),
         (4096, 4096, 4096),
         (3000, 3000, None),
-        (None, None, None),
     ],
 )
 def test_caps_state_applied(size: int | None, send: int | None, mfl: int | None) -> None:
     state = tls.caps_state(tls.context_for(Config(max_record_size=size)))
     assert state == tls.CapsState(True, send, mfl, True, "")
+
+
+def test_a_configuration_that_needs_no_bridge_never_loads_it() -> None:
+    # in a fresh interpreter: the default configuration, and TLS 1.3 suites equal to
+    # OpenSSL's defaults, build their contexts without loading the ctypes bridge at all
+    code = (
+        "import soapguard.tls.context as t, soapguard.tls._openssl as o\n"
+        "from soapguard import Config\n"
+        "a = t.caps_state(t.context_for(Config()))\n"
+        "b = t.caps_state(t.context_for(Config(tls_profile='modern')))\n"
+        "print(a.applied, b.applied, o._load.cache_info().currsize)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "None", "0"]
+
+
+def test_non_default_tls13_suites_go_through_the_bridge() -> None:
+    config = Config(tls13_ciphersuites="TLS_AES_128_GCM_SHA256")
+    state = tls.caps_state(tls.context_for(config))
+    assert (state.applied, state.tls13_suites_applied) == (True, True)
 
 
 def test_foreign_context_is_not_applied() -> None:

@@ -149,6 +149,11 @@ def _runtime(config: Config, environ: Mapping[str, str]) -> tuple[dict[str, Any]
         return facts, [f"cannot build the TLS context: {type(exc).__name__}: {_safe(exc)}"]
     facts["record_caps"] = caps.applied
     facts["record_caps_detail"] = caps.detail or None
+    if caps.applied is None:  # not needed by this configuration: say whether it would work
+        works, why = tls.bridge_available()
+        facts["record_caps_detail"] = "not requested; " + (
+            "available on this interpreter" if works else f"NOT available here ({why})"
+        )
     return facts, []
 
 
@@ -199,9 +204,10 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['variable']:<{width}}  {row['source']:<7}  {_text(row)}")
     caps = runtime["record_caps"]
-    caps_text = {True: "available", False: "NOT available", None: "unknown"}[caps]
+    caps_text = {True: "applied", False: "NOT available", None: "-"}[caps]
     if runtime.get("record_caps_detail"):
-        caps_text += f" ({runtime['record_caps_detail']})"
+        detail = runtime["record_caps_detail"]
+        caps_text = detail if caps is None else f"{caps_text} ({detail})"
     trust = runtime["trust"]
     where = trust["source"] + (f" ({trust['path']})" if trust["path"] else "")
     print(

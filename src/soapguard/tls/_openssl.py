@@ -122,7 +122,9 @@ def _load() -> _Lib:
     # libssl/libcrypto _ssl really uses, whether linked dynamically or statically.
     path = getattr(_ssl, "__file__", None)
     try:
-        dll = ctypes.CDLL(path)
+        # PyDLL: the GIL stays held during each call, so no Python thread can change the
+        # context (through ssl) while OpenSSL reads or writes it here
+        dll = ctypes.PyDLL(path)
     except OSError as exc:
         raise BridgeError(f"cannot load the _ssl module's library: {exc}") from None
     version_num = _fn(dll, "OpenSSL_version_num", ctypes.c_ulong)

@@ -42,7 +42,8 @@ _CACHE_SIZE = 32
 class CapsState:
     """Whether the settings that need the OpenSSL bridge were applied to a context."""
 
-    applied: bool
+    #: None: nothing in the configuration needed the bridge, so it was not used
+    applied: bool | None
     max_send_fragment: int | None = None
     #: the max_fragment_length *requested* from the server, in bytes
     max_fragment_length: int | None = None
@@ -121,9 +122,14 @@ def cipher_string(config: Config) -> str:
     return profiles.compose(base, security_level(config))
 
 
-def tls13_ciphersuites(config: Config) -> str:
-    """The TLS 1.3 suites for ``config``; names that are not allowed AEAD suites are dropped."""
+def tls13_ciphersuites(config: Config) -> str | None:
+    """The TLS 1.3 suites ``config`` asks for (None: OpenSSL's defaults, all allowed AEAD).
+
+    Names that are not allowed AEAD suites are dropped.
+    """
     raw = config.tls13_ciphersuites or profiles.PROFILE_TLS13[config.tls_profile]
+    if raw is None:
+        return None
     names = [n.strip() for n in raw.split(":") if n.strip()]
     kept = list(dict.fromkeys(n for n in names if n in profiles.TLS13_ALLOWED))
     dropped = sorted(set(names) - set(kept))
@@ -205,10 +211,26 @@ def _check_no_forbidden(ctx: ssl.SSLContext, config: Config) -> None:
         )
 
 
+def _tls13_names(ctx: ssl.SSLContext) -> list[str]:
+    return [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.3"]
+
+
 def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
+    """Apply what only the OpenSSL bridge can set -- and touch the bridge only if needed.
+
+    A configuration without record caps whose TLS 1.3 suites are OpenSSL's (allowed)
+    defaults never loads the bridge: an interpreter it does not know costs nothing to
+    users who did not ask for those settings.
+    """
     size = config.max_record_size
     requested_mfl = size if size in profiles.MFL_SIZES else None
     suites = tls13_ciphersuites(config)
+    current = _tls13_names(ctx)
+    defaults_ok = all(name in profiles.TLS13_ALLOWED for name in current)
+    if suites is None and not defaults_ok:
+        suites = ":".join(n for n in current if n in profiles.TLS13_ALLOWED)  # narrow them
+    if size is None and (suites is None or sorted(suites.split(":")) == sorted(current)):
+        return CapsState(applied=None, detail="nothing requested needs the OpenSSL bridge")
     try:
         done = _openssl.apply(
             ctx, max_send_fragment=size, max_fragment_length=requested_mfl, tls13_suites=suites
@@ -225,12 +247,22 @@ def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
             warnings.warn(message, RuntimeWarning, stacklevel=4)
         return CapsState(applied=False, detail=reason)
     # Python's own view of the context must now show exactly the suites we set.
-    seen = [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.3"]
-    suites_ok = done.tls13_suites and sorted(seen) == sorted(suites.split(":"))
+    suites_ok = suites is None or (
+        done.tls13_suites and sorted(_tls13_names(ctx)) == sorted(suites.split(":"))
+    )
     detail = "" if suites_ok else "OpenSSL did not accept the TLS 1.3 suites"
     if detail:
         logger.warning("TLS 1.3 suites %s were not applied; OpenSSL defaults remain", suites)
     return CapsState(True, done.max_send_fragment, done.max_fragment_length, suites_ok, detail)
+
+
+def bridge_available() -> tuple[bool, str]:
+    """Whether the OpenSSL bridge works on this interpreter (proven on a throwaway context)."""
+    try:
+        _openssl.validate(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    except _openssl.BridgeError as exc:
+        return False, str(exc)
+    return True, ""
 
 
 def caps_state(ctx: ssl.SSLContext) -> CapsState:
@@ -254,7 +286,7 @@ def describe_connection(sock: ssl.SSLSocket, info: ConnInfo) -> None:
     info.caps_applied = caps.applied
     info.max_send_fragment = caps.max_send_fragment
     info.max_fragment_length = None
-    if caps.applied:
+    if caps.applied and caps.max_fragment_length is not None:  # only where it was asked for
         try:
             info.max_fragment_length = _openssl.negotiated_max_fragment_length(sock)
         except Exception:  # evidence gathering must never break a connection

@@ -32,11 +32,12 @@ TLS13_ALLOWED = (
 )
 #: every TLS 1.3 suite name OpenSSL knows, allowed or not (to tell a typo from a refusal)
 TLS13_KNOWN = (*TLS13_ALLOWED, "TLS_AES_128_CCM_8_SHA256", "TLS_SHA256_SHA256", "TLS_SHA384_SHA384")
-_TLS13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-PROFILE_TLS13 = {
-    "modern": "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
-    "intermediate": _TLS13,
-    "legacy": _TLS13,
+#: TLS 1.3 suites per profile; None keeps OpenSSL's defaults (the three AEAD suites above
+#: but CCM), so that the default configuration needs no call through the OpenSSL bridge
+PROFILE_TLS13: dict[str, str | None] = {
+    "modern": None,
+    "intermediate": None,
+    "legacy": None,
 }
 _V = ssl.TLSVersion
 VERSIONS = {"1.0": _V.TLSv1, "1.1": _V.TLSv1_1, "1.2": _V.TLSv1_2, "1.3": _V.TLSv1_3}
