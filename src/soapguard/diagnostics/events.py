@@ -275,6 +275,7 @@ def attempt_event(
     event["server.address"], event["server.port"] = target.host or None, target.port
     event["endpoint.index"] = attempt.endpoint_index
     event["circuit.state"] = attempt.circuit_state
+    event["tls.verify"] = attempt.tls_verify
     if attempt.observed or attempt.status is not None:
         _observed(event, attempt)
     event["hint"] = hint_for(event)

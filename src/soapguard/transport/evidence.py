@@ -142,6 +142,8 @@ class Attempt:
     #: the call's identity, the same on every attempt
     idempotency_key: str | None = None
     message_id: str | None = None
+    #: False when certificate verification was switched off in code for this attempt
+    tls_verify: bool | None = None
     #: seconds left before the call's deadline when this attempt started
     time_left: float | None = None
     #: the transport shrank this attempt's timeouts to ``time_left``

@@ -41,7 +41,7 @@ from ..config import Config
 from ..diagnostics.logs import install_log_redaction
 from ..diagnostics.redact import redact_url, redact_xml
 from ..diagnostics.secrets import SecretScope, active_scope, guarded, session_secrets
-from ..errors import SoapGuardError, error_for
+from ..errors import ConfigError, SoapGuardError, error_for
 from ..retry.identity import call_identity, is_idempotent
 from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
@@ -87,6 +87,8 @@ class Transport(zeep.Transport):
         if session is None:
             session = requests.Session()
             session.trust_env = False  # resolved once below instead of on every request
+        else:
+            _refuse_foreign_adapters(session)
         self.adapter = SoapGuardAdapter(cfg, trust=SessionTrust(cfg, session, os.environ))
         session.mount("https://", self.adapter)
         session.mount("http://", self.adapter)
@@ -169,6 +171,7 @@ class Transport(zeep.Transport):
         instead of returned.
         """
         attempt.entered = True
+        attempt.tls_verify = self.adapter.trust.current(True)[0].verify is not False
         name = self.config.idempotency_header
         if name and attempt.idempotency_key:
             headers = {**headers, name: attempt.idempotency_key}
@@ -309,6 +312,34 @@ class Transport(zeep.Transport):
             if len(self._proxy_cache) < 1024:
                 self._proxy_cache[key] = cached
         return cached
+
+
+def _refuse_foreign_adapters(session: requests.Session) -> None:
+    """A session whose own adapter would carry soapguard's calls is a configuration error.
+
+    soapguard mounts its adapter for ``http://`` and ``https://``; requests picks the
+    longest matching prefix, so an adapter the user mounted for a more specific prefix
+    (``https://host/``) would make the connections instead -- connections soapguard can
+    neither observe (how far a request got) nor harden (its TLS settings).  Adapters for
+    other schemes (a ``mock://`` test adapter) are left alone.
+    """
+    for prefix, adapter in session.adapters.items():
+        low = prefix.lower()
+        if low in ("http://", "https://") or not low.startswith(("http://", "https://")):
+            continue
+        if isinstance(adapter, SoapGuardAdapter):
+            continue
+        raise ConfigError(
+            [
+                (
+                    "Transport(session=...)",
+                    f"the session has its own {type(adapter).__name__} mounted for {prefix!r}, "
+                    "which soapguard can neither observe nor harden; unmount it (soapguard "
+                    "mounts its own for http:// and https://), or call that endpoint with "
+                    "zeep.Transport instead",
+                )
+            ]
+        )
 
 
 def _cap(timeout: Any, left: float) -> tuple[Any, bool]:
