@@ -161,6 +161,18 @@ def operation_doc(operation: Any) -> str:
     return str(operation._proxy._binding._operations[operation._op_name])
 
 
+def zeep_refusals() -> tuple[type[BaseException], ...]:
+    """zeep's exceptions for a response refused on its XML safety settings.
+
+    ``ExternalReferenceForbidden`` appeared in zeep 4.3.3; older versions raise the
+    others only.
+    """
+    import zeep.exceptions as zx
+
+    names = ("DTDForbidden", "EntitiesForbidden", "ExternalReferenceForbidden")
+    return tuple(cls for name in names if isinstance(cls := getattr(zx, name, None), type))
+
+
 # -- dependency check ------------------------------------------------------------------------
 
 

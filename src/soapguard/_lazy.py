@@ -24,7 +24,13 @@ def attach(
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        try:
+            loaded = importlib.import_module(module, package)
+        except AttributeError as exc:
+            # raised while importing the submodule: an AttributeError would make
+            # ``from package import name`` report "cannot import name", hiding the cause
+            raise ImportError(f"importing {package}{module} failed: {exc}") from exc
+        value = getattr(loaded, name)
         setattr(sys.modules[package], name, value)  # later look-ups are plain attribute access
         return value
 

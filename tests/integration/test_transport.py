@@ -12,7 +12,7 @@ import soapguard
 from servers.connect_proxy import ConnectProxy
 from soapguard import Config
 from soapguard.testing.ledger import LedgerServer
-from soapguard.transport.sync import operation_name
+from soapguard.transport.operation import operation_name
 
 
 def client_for(server: LedgerServer, ca_file: str) -> soapguard.Client:

@@ -86,3 +86,12 @@ def test_the_installed_requests_honours_the_adapter_context() -> None:
     _compat._requests_honours_adapter_context.cache_clear()
     assert _compat._requests_honours_adapter_context()
     _compat.check_dependencies()
+
+
+def test_the_architecture_page_lists_every_private_attribute() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    table = page.split("<!-- private-attributes")[1].split("<!-- /private-attributes -->")[0]
+    listed = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    assert listed == {item.qualname for item in _compat.PRIVATE_ATTRIBUTES}

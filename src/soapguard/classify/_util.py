@@ -29,6 +29,14 @@ MESSAGE_LIMIT = 300
 #: most 10 integer digits so an absurd value counts as unparsable
 _DELAY_SECONDS = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,6})?")
 _WRAPPER_TEXT = "Max retries exceeded"
+#: how urllib3 names a connection at the start of a message: an object repr (2.0), or a
+#: connection class with its host and port (later versions; soapguard's own class names
+#: are internal and must not leak into messages)
+_CONNECTION_REPR = re.compile(
+    r"(?:<[\w.]*Connection object at 0x[0-9a-fA-F]+>"
+    r"|_?\w*Connection\(host='([^']*)', port=(\d+)\)): "
+)
+_NEW_CONNECTION = "Failed to establish a new connection"
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@]+@")
 
 
@@ -105,13 +113,29 @@ def message_for(evidence: BaseException, chain: list[BaseException]) -> str:
 
     Never the "Max retries exceeded ..." text of urllib3's retry wrapper, which
     names the retry machinery rather than the failure: then the innermost
-    message in ``chain`` that is not the wrapper's.
+    message in ``chain`` that is not the wrapper's.  urllib3's way of naming the
+    connection (an object repr, or a connection class's name) is replaced by the
+    host and port it was for.
     """
     for exc in (evidence, *reversed(chain)):
         text = safe_str(exc).strip()
         if _WRAPPER_TEXT not in text:
-            return text or type(exc).__name__
+            return _plain_connection(text, exc) or type(exc).__name__
     return type(evidence).__name__
+
+
+def _plain_connection(text: str, exc: BaseException) -> str:
+    found = _CONNECTION_REPR.match(text)
+    if found is None:
+        return text
+    rest = text[found.end() :]
+    host, port = found.group(1), found.group(2)
+    conn = safe_getattr(exc, "conn")
+    if host is None:
+        host, port = safe_getattr(conn, "host"), safe_getattr(conn, "port")
+    if host and rest.startswith(_NEW_CONNECTION):
+        rest = f"{_NEW_CONNECTION} to {host}:{port}{rest[len(_NEW_CONNECTION) :]}"
+    return rest
 
 
 def _scrub(text: str) -> str:

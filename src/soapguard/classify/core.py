@@ -65,6 +65,7 @@ import requests.exceptions as rex
 import urllib3.exceptions as u3
 import zeep.exceptions as zx
 
+from .. import _compat
 from ..errors import DeadlineExceeded, SoapGuardError
 from ..transport.evidence import Attempt, Phase, RequestSent
 from . import rules
@@ -123,9 +124,7 @@ EXCHANGE_ERRORS: tuple[type[BaseException], ...] = (
     zx.TransportError,
     zx.XMLSyntaxError,
     # zeep refusing a response on its XML safety settings: the response is invalid
-    zx.DTDForbidden,
-    zx.EntitiesForbidden,
-    zx.ExternalReferenceForbidden,
+    *_compat.zeep_refusals(),
 )
 
 #: builds the exception a failure is raised as (the family differs for the async client)

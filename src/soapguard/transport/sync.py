@@ -22,14 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import requests
 import zeep
-from lxml import etree
 from requests.cookies import RequestsCookieJar
 from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
@@ -48,12 +44,13 @@ from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import SessionTrust
 from .adapter import SoapGuardAdapter
 from .evidence import Attempt, CallContext, sending
+from .operation import operation_name
+from .proxies import Proxies
 from .redirects import check_call_redirect, check_document_redirect
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT: Any = object()
-_ACTION = re.compile(r'action\s*=\s*"?([^";]+)"?', re.IGNORECASE)
 
 
 class _RetryableStatus(requests.HTTPError):
@@ -102,14 +99,13 @@ class Transport(zeep.Transport):
             session=session,
         )
         self._close_session = own_session
-        self._proxies = _env_proxies() if cfg.trust_env and own_session else {}
-        self._proxy_cache: dict[tuple[str, str], dict[str, str]] = {}
+        self._proxies = Proxies.from_environment() if cfg.trust_env and own_session else Proxies()
         self._url_cache: dict[str, str] = {}
         self.runner = Runner(cfg, error_for=error_for, release=self.release)
         #: its session's and URLs' secrets; a soapguard.Client's scope includes them
         self.secrets = SecretScope(cfg.sensitive_elements)
         self.secrets.add_source(lambda: session_secrets(self.session))
-        for proxy in self._proxies.values():
+        for proxy in self._proxies.urls():
             self.secrets.add_url(proxy)
         install_log_redaction()  # inert outside soapguard calls
 
@@ -184,7 +180,7 @@ class Transport(zeep.Transport):
                 redact_url(address),
                 redact_xml(message, self.config.sensitive_elements),
             )
-        proxies = self._proxies_for(address)
+        proxies = self._proxies.for_url(address)
         with sending(attempt), mapped_errors(attempt, error_for):
             prepared = self._prepare(address, message, headers)
             if prepared is None:
@@ -269,7 +265,7 @@ class Transport(zeep.Transport):
             params=params,
             headers=headers,
             timeout=self.operation_timeout,
-            proxies=self._proxies_for(address),
+            proxies=self._proxies.for_url(address),
             hooks={"response": [check_document_redirect]},
         )
 
@@ -284,7 +280,7 @@ class Transport(zeep.Transport):
         response = self.session.get(
             url,
             timeout=self.load_timeout,
-            proxies=self._proxies_for(url),
+            proxies=self._proxies.for_url(url),
             hooks={"response": [check_document_redirect]},
         )
         try:
@@ -299,19 +295,6 @@ class Transport(zeep.Transport):
             self.session.close()
 
     # -- proxies, resolved once ----------------------------------------------------
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        if not self._proxies:
-            return {}
-        parsed = urllib.parse.urlparse(url)
-        key = (parsed.scheme, parsed.hostname or "")
-        cached = self._proxy_cache.get(key)
-        if cached is None:
-            bypass = "no" in self._proxies and _bypass(key[1], self._proxies)
-            proxy = None if bypass else self._proxies.get(key[0]) or self._proxies.get("all")
-            cached = {key[0]: proxy} if proxy else {}
-            if len(self._proxy_cache) < 1024:
-                self._proxy_cache[key] = cached
-        return cached
 
 
 def _refuse_foreign_adapters(session: requests.Session) -> None:
@@ -350,43 +333,6 @@ def _cap(timeout: Any, left: float) -> tuple[Any, bool]:
         connect = read = timeout
     capped = tuple(left if t is None or t > left else t for t in (connect, read))
     return capped, capped != (connect, read)
-
-
-def _bypass(host: str, proxies: dict[str, str]) -> bool:
-    """``NO_PROXY`` matching, as urllib does it (not in typeshed, hence the wrapper)."""
-    check: Any = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    return bool(check(host, proxies))
-
-
-def _env_proxies() -> dict[str, str]:
-    """``*_proxy`` variables, read once (like requests, but not per request)."""
-    return urllib.request.getproxies_environment()
-
-
-def operation_name(headers: dict[str, str], message: bytes | str) -> str | None:
-    """The operation a standalone transport posts: SOAPAction, else the first Body element."""
-    for name, value in headers.items():
-        low = name.lower()
-        action = None
-        if low == "soapaction":
-            action = value.strip().strip('"')
-        elif low == "content-type":
-            found = _ACTION.search(value)
-            action = found.group(1) if found else None
-        if action:
-            return re.split(r"[/#:]", action.rstrip("/"))[-1] or None
-    try:
-        root = etree.fromstring(
-            message.encode() if isinstance(message, str) else message,
-            parser=etree.XMLParser(resolve_entities=False, no_network=True),
-        )
-    except etree.XMLSyntaxError:
-        return None
-    for body in root:
-        if etree.QName(body).localname == "Body":
-            for child in body:
-                return str(etree.QName(child).localname)
-    return None
 
 
 class BoundTransport:
