@@ -28,7 +28,7 @@ def _level(event: Mapping[str, Any]) -> int:
     kind = event.get("event")
     if kind == "soapguard.attempt_failed":
         return logging.WARNING if event.get("decision") == "retry" else logging.ERROR
-    if kind == "soapguard.call_recovered":
+    if kind in ("soapguard.call_recovered", "soapguard.call_cancelled"):
         return logging.WARNING
     if kind == "soapguard.call_failed":
         return logging.ERROR
