@@ -103,9 +103,11 @@ class _Stream(httpcore.AsyncNetworkStream):
     def _retired(self) -> bool:
         if self.retire_at is not None and time.monotonic() >= self.retire_at:
             return True
-        # A retry runs on a fresh connection: the endpoint's idle ones are closed first.
+        # A retry runs on a fresh connection: while it looks for one (it has none yet), the
+        # endpoint's idle connections are closed.  Once it has its own, it keeps it, and it
+        # leaves it pooled when its response ends.
         attempt = being_sent()
-        if attempt is None or attempt.number < 2:
+        if attempt is None or attempt.number < 2 or attempt.conn is not None:
             return False
         target = origin(attempt.endpoint)
         return (target.host, target.port) == (self.info.host.lower(), self.info.port)

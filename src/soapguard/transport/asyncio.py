@@ -36,7 +36,7 @@ from zeep.transports import AsyncTransport as _ZeepAsyncTransport
 from zeep.utils import get_version
 from zeep.wsdl.utils import etree_to_string
 
-from .. import async_errors
+from .. import _compat, async_errors
 from ..classify.core import mapped_errors
 from ..config import Config
 from ..diagnostics.logs import install_log_redaction
@@ -165,6 +165,7 @@ class AsyncTransport(_ZeepAsyncTransport):
             )
         for mounted in (_client_transport(client), *_mounts(client).values()):
             if isinstance(mounted, httpx.AsyncHTTPTransport):
+                _compat.check_async_pool(getattr(mounted, "_pool", None), self.ssl_context)
                 _httpx.instrument(mounted, cfg.pool_max_age)
         return client
 
