@@ -172,6 +172,10 @@ def _httpx_labels(f: Facts) -> Verdict | None:
         in_handshake = f.attempt is not None and f.attempt.phase == "handshake"
         phase: Phase = "handshake" if in_handshake else "connect"
         return Verdict("timeout.connect", exc, phase=phase, not_sent=True)
+    exc = _httpx_find(f, "ReadTimeout", "WriteTimeout")
+    if exc is not None:  # observed progress beats the label, as for urllib3's
+        in_connect = f.attempt is not None and f.attempt.phase in ("connect", "handshake")
+        return Verdict("timeout.connect" if in_connect else "timeout.read", exc)
     return None
 
 
