@@ -24,6 +24,7 @@ when the clients are built (httpx's ``trust_env``); ``~/.netrc`` is not consulte
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import logging
 import os
@@ -31,6 +32,7 @@ import ssl
 from typing import Any
 
 import httpx
+import requests
 import zeep
 from zeep.transports import AsyncTransport as _ZeepAsyncTransport
 from zeep.utils import get_version
@@ -198,13 +200,13 @@ class AsyncTransport(_ZeepAsyncTransport):
     async def post_xml(self, address: str, envelope: Any, headers: dict[str, str]) -> Any:
         message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
         response = await self.post(address, message, headers)
-        return self.new_response(response)  # type: ignore[no-untyped-call]
+        return self.new_response(response)
 
     async def get(self, address: str, params: Any, headers: dict[str, str]) -> Any:
         response = await self.client.get(
             address, params=params, headers=headers, timeout=_httpx_timeout(self.operation_timeout)
         )
-        return self.new_response(response)  # type: ignore[no-untyped-call]
+        return self.new_response(response)
 
     async def exchange(
         self,
@@ -283,6 +285,19 @@ class AsyncTransport(_ZeepAsyncTransport):
             cookies.extract_cookies(response)
         return response
 
+    def new_response(self, response: httpx.Response) -> requests.Response:
+        """zeep's conversion of an httpx response to a ``requests.Response``, minus the work
+        nobody reads: a cookie jar only when the response sets cookies, and the charset read
+        straight from ``Content-Type`` (httpx's default, UTF-8, when it names none)."""
+        new = requests.Response()
+        new._content = response.read()
+        new.status_code = response.status_code
+        new.headers = response.headers  # type: ignore[assignment]  # as zeep does
+        if "set-cookie" in response.headers:
+            new.cookies = response.cookies  # type: ignore[assignment]  # as zeep does
+        new.encoding = _charset(response.headers.get("content-type"))
+        return new
+
     # -- documents ---------------------------------------------------------------------------
     def load(self, url: str) -> bytes:
         """zeep's WSDL/XSD loading; a failure is scrubbed (its URL may carry a token)."""
@@ -313,10 +328,24 @@ class AsyncBoundTransport:
     async def post_xml(self, address: str, envelope: Any, headers: dict[str, str]) -> Any:
         message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
         response = await self._transport.exchange(self._attempt, address, message, headers)
-        return self._transport.new_response(response)  # type: ignore[no-untyped-call]
+        return self._transport.new_response(response)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+def _charset(content_type: str | None) -> str:
+    """The charset a ``Content-Type`` names, if Python knows it; else UTF-8 (as httpx)."""
+    if content_type and "charset" in content_type.lower():
+        for part in content_type.split(";")[1:]:
+            name, _, value = part.partition("=")
+            if name.strip().lower() == "charset":
+                charset = value.strip().strip("\"'")
+                try:
+                    return codecs.lookup(charset).name if charset else "utf-8"
+                except LookupError:
+                    break
+    return "utf-8"
 
 
 def _plain(client: httpx.AsyncClient) -> bool:
