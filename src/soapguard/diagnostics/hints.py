@@ -230,8 +230,8 @@ def _cancelled(event: Event) -> bool:
 
 _CANCELLED_TEXT = (
     "The application cancelled this call after its request may have reached the server, "
-    "so the operation may have run there: check its outcome before repeating it, or give "
-    "the call more time than the cancelling timeout allows."
+    "so the operation may have run there: check its outcome before repeating it, and "
+    "consider SOAPGUARD_IDEMPOTENCY_HEADER so that the server can recognise a repeat."
 )
 _POOL_TEXT = (
     "Every pooled connection to this endpoint stayed busy for longer than the wait allowed, "
