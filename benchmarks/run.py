@@ -28,6 +28,7 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(_HERE))
 
+from _async import async_client  # noqa: E402
 from _calls import keep_alive, new_connection, tracing_cost  # noqa: E402
 from _measure import Row, machine  # noqa: E402
 from _overheads import overheads  # noqa: E402
@@ -60,6 +61,7 @@ SECTIONS: dict[str, Callable[[Plan], list[Row]]] = {
     "import-time": lambda plan: import_time(plan.import_runs),
     "redaction": lambda plan: redaction(plan.redaction_runs),
     "overheads": overheads,
+    "async": async_client,
     "profile": _profile_section,
 }
 DEFAULT = [name for name in SECTIONS if name != "profile"]

@@ -1,13 +1,16 @@
-"""pytest plugin: run zeep's own test suite with ``zeep.Client`` replaced by ``soapguard.Client``.
+"""pytest plugin: run zeep's own test suite with zeep's clients replaced by soapguard's.
 
 Loaded by ``scripts/zeep-compat`` with ``-p zeep_compat_plugin``; zeep's files
 are never edited.  At import (before zeep's test modules are collected) it
-rebinds ``zeep.Client`` and ``zeep.client.Client``, so ``from zeep import
-Client`` in a test module already gets soapguard's class; after collection it
-also rebinds ``Client`` in any module that still holds zeep's original.
+rebinds ``zeep.Client``/``zeep.client.Client`` to ``soapguard.Client``,
+``zeep.AsyncClient``/``zeep.client.AsyncClient`` to ``soapguard.AsyncClient`` and
+``zeep.transports.AsyncTransport`` to ``soapguard.AsyncTransport``, so ``from zeep
+import Client`` in a test module already gets soapguard's class; after collection it
+also rebinds those names in any module that still holds zeep's originals.
 
-It counts the clients constructed, by class, and writes them as JSON to the
-file named by ``ZEEP_COMPAT_STATS`` so the script can prove the swap took effect.
+It counts the clients and async transports constructed, by class, and writes them as
+JSON to the file named by ``ZEEP_COMPAT_STATS`` so the script can prove the swap
+took effect.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import pytest
 import zeep
 import zeep.client
+import zeep.transports
 
 try:
     import soapguard
@@ -30,10 +34,17 @@ except ImportError as exc:  # the swapped run is meaningless without it
 
 ORIGINAL: Any = zeep.client.Client
 GUARDED: Any = getattr(soapguard, "Client", None)
-if not (isinstance(GUARDED, type) and issubclass(GUARDED, ORIGINAL)):
-    raise pytest.UsageError(
-        "zeep-compat: soapguard.Client is missing or not a zeep.Client subclass"
-    )
+#: (name, zeep's class, soapguard's class) for every name the swap rebinds
+SWAPS: list[tuple[str, Any, Any]] = [
+    ("Client", ORIGINAL, GUARDED),
+    ("AsyncClient", zeep.client.AsyncClient, getattr(soapguard, "AsyncClient", None)),
+    ("AsyncTransport", zeep.transports.AsyncTransport, getattr(soapguard, "AsyncTransport", None)),
+]
+for _name, _original, _guarded in SWAPS:
+    if not (isinstance(_guarded, type) and issubclass(_guarded, _original)):
+        raise pytest.UsageError(
+            f"zeep-compat: soapguard.{_name} is missing or not a zeep {_name} subclass"
+        )
 
 _constructed: collections.Counter[str] = collections.Counter()
 _swapped_modules: set[str] = set()
@@ -47,15 +58,37 @@ def _counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
     _original_init(self, *args, **kwargs)
 
 
+def _counting(init: Any) -> Any:
+    """``init`` that also counts the instances of its class and subclasses built."""
+
+    @functools.wraps(init)
+    def counted(self: Any, *args: Any, **kwargs: Any) -> None:
+        cls = type(self)
+        _constructed[f"{cls.__module__}.{cls.__qualname__}"] += 1
+        init(self, *args, **kwargs)
+
+    return counted
+
+
 def _swap() -> None:
-    """Rebind ``Client`` wherever it still names zeep's original class."""
-    for name, module in [("zeep", zeep), ("zeep.client", zeep.client), *sys.modules.items()]:
-        if getattr(module, "Client", None) is ORIGINAL:
-            module.__dict__["Client"] = GUARDED
-            _swapped_modules.add(name)
+    """Rebind each swapped name wherever it still names zeep's original class."""
+    modules = [
+        ("zeep", zeep),
+        ("zeep.client", zeep.client),
+        ("zeep.transports", zeep.transports),
+        *sys.modules.items(),
+    ]
+    for name, module in modules:
+        for attribute, original, guarded in SWAPS:
+            if getattr(module, attribute, None) is original:
+                module.__dict__[attribute] = guarded
+                _swapped_modules.add(f"{name}.{attribute}")
 
 
 ORIGINAL.__init__ = _counting_init
+# soapguard's AsyncTransport does not call zeep's __init__: count both, each on its own
+for _cls in (SWAPS[2][1], SWAPS[2][2]):
+    _cls.__init__ = _counting(_cls.__dict__["__init__"])
 _swap()
 
 
@@ -72,6 +105,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if path:
         stats = {
             "client_class": f"{GUARDED.__module__}.{GUARDED.__qualname__}",
+            "async_classes": [f"{g.__module__}.{g.__qualname__}" for _, _, g in SWAPS[1:]],
             "constructed": dict(_constructed),
             "swapped_modules": sorted(_swapped_modules),
         }

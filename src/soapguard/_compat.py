@@ -51,6 +51,8 @@ class Private:
     why: str
     #: set on instances (in ``__init__``), so only a real instance can show it
     instance: bool = False
+    #: the optional extra that needs it (``"async"``: httpx/httpcore), checked only when used
+    extra: str = ""
 
     @property
     def qualname(self) -> str:
@@ -71,8 +73,10 @@ class Private:
         return True
 
 
-def _p(module: str, owner: str, name: str, why: str, *, instance: bool = False) -> Private:
-    return Private(module, owner, name, why, instance)
+def _p(
+    module: str, owner: str, name: str, why: str, *, instance: bool = False, extra: str = ""
+) -> Private:
+    return Private(module, owner, name, why, instance, extra)
 
 
 PRIVATE_ATTRIBUTES: tuple[Private, ...] = (
@@ -114,15 +118,35 @@ PRIVATE_ATTRIBUTES: tuple[Private, ...] = (
     _p("ssl", "", "_TLSContentType", "read record headers in the tracer"),
     _p("_ssl", "", "_SSLContext", "find the SSL_CTX* behind a context (record caps)"),
     _p("_ssl", "", "_SSLSocket", "find the SSL* behind a socket (negotiated record cap)"),
-)
+    # httpx / httpcore: the async client (the "async" extra)
+    _p("httpx", "AsyncClient", "_transport", "mount soapguard's transport on a user's client",
+       instance=True, extra="async"),
+    _p("httpx", "AsyncClient", "_mounts", "refuse (or instrument) mounted transports",
+       instance=True, extra="async"),
+    _p("httpx", "AsyncClient", "_transport_for_url", "hand a plain request to its transport",
+       extra="async"),
+    _p("httpx", "AsyncHTTPTransport", "_pool", "reach the httpcore pool to instrument it",
+       instance=True, extra="async"),
+    _p("httpcore", "AsyncConnectionPool", "_network_backend",
+       "give new connections soapguard's instrumented network streams", instance=True,
+       extra="async"),
+    _p("httpcore", "AsyncConnectionPool", "_ssl_context",
+       "prove httpx handed httpcore soapguard's SSL context", instance=True, extra="async"),
+)  # fmt: skip
 
 
-def missing_private_attributes() -> list[Private]:
+def missing_private_attributes(extra: str = "") -> list[Private]:
     """The listed class-level private attributes that do not exist on this installation.
 
-    Instance attributes need a real instance; ``tests/unit/test_compat.py`` checks those.
+    ``extra`` selects the entries of one optional extra (``"async"``) instead of the
+    core ones.  Instance attributes need a real instance; ``tests/unit/test_compat.py``
+    checks those.
     """
-    return [item for item in PRIVATE_ATTRIBUTES if not item.instance and not item.present()]
+    return [
+        item
+        for item in PRIVATE_ATTRIBUTES
+        if item.extra == extra and not item.instance and not item.present()
+    ]
 
 
 # -- zeep accessors --------------------------------------------------------------------------
@@ -213,6 +237,20 @@ def _requests_honours_adapter_context() -> bool:
         return False
     finally:
         probe.close()
+
+
+def check_async_pool(pool: Any, ssl_context: Any) -> None:
+    """Raise :class:`DependencyError` unless ``pool`` (an httpx transport's httpcore pool)
+    uses ``ssl_context`` and can be instrumented: the async client never runs unhardened
+    in silence either."""
+    missing = missing_private_attributes("async")
+    if missing or getattr(pool, "_ssl_context", None) is not ssl_context:
+        names = ", ".join(item.qualname for item in missing) or "its SSL context"
+        raise DependencyError(
+            f"soapguard.AsyncTransport cannot harden httpx {_version('httpx')} / httpcore "
+            f"{_version('httpcore')} (missing {names}); soapguard's async extra needs "
+            f"httpx >= 0.26, < 0.29"
+        )
 
 
 def check_dependencies() -> None:

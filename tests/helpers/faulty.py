@@ -21,7 +21,7 @@ TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 class Rig:
     server: LedgerServer
     proxy: FaultProxy
-    client: soapguard.Client
+    client: Any  # soapguard.Client or soapguard.AsyncClient
     service: Any  # GuardedServiceProxy pointing at the proxy
 
     @property
@@ -35,18 +35,20 @@ def rig(
     server_ssl_context: Callable[..., ssl.SSLContext],
     ca_file: str,
     tls_version: str = "1.3",
+    client_class: type[Any] = soapguard.Client,
     **config: Any,
 ) -> Iterator[Rig]:
     """A ledger server pinned to one TLS version, a FaultProxy in front, a client through it.
 
     The WSDL is loaded from the server directly, so only operation calls cross
-    the proxy (and consume its queued faults).
+    the proxy (and consume its queued faults).  ``client_class`` may be
+    ``soapguard.AsyncClient`` (then ``service`` is awaited).
     """
     version = TLS_VERSIONS[tls_version]
     server = make_ledger(ssl_context=server_ssl_context(min_version=version, max_version=version))
     cfg = Config(ca_bundle=ca_file, **config)
     with FaultProxy(upstream=("127.0.0.1", server.port), lifetime=120) as proxy:
-        client = soapguard.Client(server.wsdl_url, config=cfg)
+        client = client_class(server.wsdl_url, config=cfg)
         # an IP address: "localhost" would also try ::1, where nothing listens
         service = client.create_service(BINDING, f"https://127.0.0.1:{proxy.port}/ledger")
         yield Rig(server, proxy, client, service)

@@ -17,6 +17,8 @@ from soapguard.config import Config
 @pytest.fixture(scope="module")
 def samples() -> dict[str, object]:
     """Real instances of the classes whose private instance attributes soapguard reads."""
+    import httpcore
+    import httpx
     import urllib3
     import zeep
 
@@ -29,6 +31,9 @@ def samples() -> dict[str, object]:
         "ServiceProxy": service,
         "PreparedRequest": requests.Request("POST", "https://x.invalid/").prepare(),
         "PoolManager": urllib3.PoolManager(),
+        "AsyncClient": httpx.AsyncClient(),
+        "AsyncHTTPTransport": httpx.AsyncHTTPTransport(),
+        "AsyncConnectionPool": httpcore.AsyncConnectionPool(),
     }
 
 
@@ -38,6 +43,29 @@ def test_every_private_attribute_soapguard_touches_exists(
 ) -> None:
     sample = samples.get(item.owner) if item.instance else None
     assert item.present(sample), f"{item.qualname} is gone: {item.why}"
+
+
+def test_async_extra_entries_are_checked_apart_from_the_core_ones() -> None:
+    """Without httpx the sync client must still build: its check ignores the async extra."""
+    fake = _compat.Private("no_such_module", "", "x", "x", extra="async")
+    original = _compat.PRIVATE_ATTRIBUTES
+    try:
+        _compat.PRIVATE_ATTRIBUTES = (*original, fake)
+        assert fake not in _compat.missing_private_attributes()
+        assert fake in _compat.missing_private_attributes("async")
+    finally:
+        _compat.PRIVATE_ATTRIBUTES = original
+
+
+def test_an_httpx_pool_without_soapguards_context_is_refused() -> None:
+    import ssl
+
+    import httpcore
+
+    pool = httpcore.AsyncConnectionPool(ssl_context=ssl.create_default_context())
+    with pytest.raises(_compat.DependencyError, match="httpx"):
+        _compat.check_async_pool(pool, ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    _compat.check_async_pool(pool, pool._ssl_context)  # the same context: accepted
 
 
 def test_the_list_can_detect_a_missing_attribute() -> None:

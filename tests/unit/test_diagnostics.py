@@ -215,7 +215,7 @@ def test_hint_is_computed_from_the_event() -> None:
 
 def test_versions() -> None:
     v = versions()
-    assert set(v) == {"python", "openssl", "zeep", "requests", "urllib3", "soapguard"}
+    assert set(v) == {"python", "openssl", "zeep", "requests", "urllib3", "httpx", "soapguard"}
     assert v["python"] == platform.python_version()
     assert v["zeep"] is not None
     assert v["soapguard"] is not None

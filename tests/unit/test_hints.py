@@ -236,6 +236,8 @@ def test_attempts_exhausted() -> None:
 
 #: evidence on which each rule is the first to match
 EVIDENCE: dict[str, dict[str, Any]] = {
+    "cancelled": event(event="soapguard.call_cancelled", outcome="unknown"),
+    "pool_timeout": event(error__type="timeout.pool"),
     "fork": event(connection__created_pid=1),
     "bad_record_mac_large_records": mac("local", tls__largest_record_in=9000),
     "bad_record_mac_peer": mac("peer"),

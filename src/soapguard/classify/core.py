@@ -162,11 +162,16 @@ def failure_fields(failure: Failure) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def mapped_errors(attempt: Attempt, error_for: ErrorFactory) -> Iterator[None]:
+def mapped_errors(
+    attempt: Attempt,
+    error_for: ErrorFactory,
+    also: tuple[type[BaseException], ...] = (),
+) -> Iterator[None]:
     """Map network/HTTP failures raised inside the block to soapguard's exceptions, once.
 
-    ``requests``/urllib3 exceptions, ``ssl.SSLError``, ``OSError`` and
-    ``http.client.HTTPException`` are classified against ``attempt`` and re-raised as
+    ``requests``/urllib3 exceptions, ``ssl.SSLError``, ``OSError``,
+    ``http.client.HTTPException`` and the classes in ``also`` (the async transport
+    passes httpx's) are classified against ``attempt`` and re-raised as
     ``error_for`` builds them (also an instance of the class bare zeep would have
     raised), chained with ``from``.  The attempt keeps the failure and the exception
     raised for it, so the attempt loop does not classify it again.  soapguard's own
@@ -177,7 +182,7 @@ def mapped_errors(attempt: Attempt, error_for: ErrorFactory) -> Iterator[None]:
         yield
     except SoapGuardError:
         raise
-    except _NETWORK as exc:
+    except (*_NETWORK, *also) as exc:
         failure = classify(exc, attempt)
         err = error_for(failure, exc)
         attempt.failure, attempt.raised = failure, err

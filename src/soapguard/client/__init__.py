@@ -1,4 +1,5 @@
-"""Clients: the drop-in ``zeep.Client`` (:mod:`.sync`) and the guarded operation proxies."""
+"""Clients: the drop-in ``zeep.Client`` (:mod:`.sync`), ``zeep.AsyncClient`` (:mod:`.asyncio`,
+which needs httpx: imported only on first use) and their guarded operation proxies."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ from typing import TYPE_CHECKING
 from .._lazy import attach
 
 if TYPE_CHECKING:
+    from .asyncio import AsyncClient, GuardedAsyncOperationProxy, GuardedAsyncServiceProxy
     from .sync import Client, GuardedOperationProxy, GuardedServiceProxy
 
-__all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
-__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, ".sync"))
+_SYNC = ("Client", "GuardedOperationProxy", "GuardedServiceProxy")
+_ASYNC = ("AsyncClient", "GuardedAsyncOperationProxy", "GuardedAsyncServiceProxy")
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "GuardedAsyncOperationProxy",
+    "GuardedAsyncServiceProxy",
+    "GuardedOperationProxy",
+    "GuardedServiceProxy",
+]
+__getattr__, __dir__ = attach(
+    __name__, {**dict.fromkeys(_SYNC, ".sync"), **dict.fromkeys(_ASYNC, ".asyncio")}
+)

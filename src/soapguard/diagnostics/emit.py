@@ -29,6 +29,8 @@ def _level(event: Mapping[str, Any]) -> int:
     kind = event.get("event")
     if kind == "soapguard.attempt_failed":
         return logging.WARNING if event.get("decision") == "retry" else logging.INFO
+    if kind == "soapguard.call_cancelled":
+        return logging.WARNING
     if kind == "soapguard.call_failed":
         return logging.WARNING if event.get("error.type") == "soap.fault" else logging.ERROR
     if kind in ("soapguard.call_recovered", "soapguard.circuit_opened"):

@@ -37,6 +37,7 @@ __all__ = [
     "attempt_event",
     "call_event",
     "call_failure",
+    "cancelled_event",
     "circuit_event",
     "report",
     "versions",
@@ -44,7 +45,12 @@ __all__ = [
 
 SCHEMA_VERSION: int = 2
 
-Kind = Literal["soapguard.attempt_failed", "soapguard.call_recovered", "soapguard.call_failed"]
+Kind = Literal[
+    "soapguard.attempt_failed",
+    "soapguard.call_recovered",
+    "soapguard.call_failed",
+    "soapguard.call_cancelled",
+]
 
 #: one event; every key is always present (``None`` where nothing was observed)
 Event = TypedDict(
@@ -135,7 +141,8 @@ _ALERT_LEVELS = {1: "warning", 2: "fatal"}
 
 
 def versions() -> dict[str, str | None]:
-    """Versions of the stack involved (python, openssl, zeep, requests, urllib3, soapguard)."""
+    """Versions of the stack involved (python, openssl, zeep, requests, urllib3, httpx,
+    soapguard; httpx is null where it is not installed)."""
     return dict(_versions())
 
 
@@ -157,6 +164,7 @@ def _versions() -> dict[str, str | None]:
         "zeep": dist("zeep"),
         "requests": dist("requests"),
         "urllib3": dist("urllib3"),
+        "httpx": dist("httpx"),
         "soapguard": dist("soapguard") or __version__,
     }
 
@@ -278,6 +286,29 @@ def attempt_event(
     event["tls.verify"] = attempt.tls_verify
     if attempt.observed or attempt.status is not None:
         _observed(event, attempt)
+    event["hint"] = hint_for(event)
+    return event
+
+
+def cancelled_event(
+    ctx: CallContext, attempt: Attempt, *, duration_ms: float, config: Config
+) -> Event:
+    """``soapguard.call_cancelled``: the application cancelled a call whose request may have
+    reached the server.
+
+    Nothing failed on the network, so ``error.type`` and ``decision`` are null; what the
+    attempt's connection observed is reported as for a failure, and ``outcome`` is
+    ``unknown``: the operation may have run.
+    """
+    event = _skeleton("soapguard.call_cancelled", ctx)
+    event["attempt"] = attempt.number
+    event["phase"] = attempt.phase
+    event["request_sent"] = attempt.request_sent
+    event["outcome"] = "unknown"
+    event["duration_ms"] = duration_ms
+    event["config.tls_profile"] = config.tls_profile
+    event["config.deadline"] = config.deadline
+    _observed(event, attempt)
     event["hint"] = hint_for(event)
     return event
 

@@ -223,7 +223,28 @@ def _overflow_text(event: Event) -> str:
     )
 
 
+# -- the async client: cancellation and its per-endpoint pool ----------------------------------
+
+
+def _cancelled(event: Event) -> bool:
+    return event.get("event") == "soapguard.call_cancelled"
+
+
+_CANCELLED_TEXT = (
+    "The application cancelled this call after its request may have reached the server, "
+    "so the operation may have run there: check its outcome before repeating it, and "
+    "consider SOAPGUARD_IDEMPOTENCY_HEADER so that the server can recognise a repeat."
+)
+_POOL_TEXT = (
+    "Every pooled connection to this endpoint stayed busy for longer than the wait allowed, "
+    "so raise SOAPGUARD_POOL_MAXSIZE (if the server accepts more connections) or "
+    "SOAPGUARD_CONNECT_TIMEOUT, or lower the number of concurrent calls."
+)
+
+
 RULES: tuple[HintRule, ...] = (
+    HintRule("cancelled", _cancelled, _text(_CANCELLED_TEXT)),
+    HintRule("pool_timeout", _when("timeout.pool"), _text(_POOL_TEXT)),
     HintRule("fork", _forked, _forked_text),
     HintRule("proxy_tunnel", _tunnel, _tunnel_text),
     HintRule("record_overflow", _when("tls.record_overflow"), _overflow_text),

@@ -37,8 +37,8 @@ from .secrets import active_scope
 
 __all__ = ["LOGGERS", "RedactingFilter", "install_log_redaction", "remove_log_redaction"]
 
-#: loggers whose records can carry envelopes, URLs or values: every zeep (4.3.x) and
-#: urllib3 (2.x) module that logs
+#: loggers whose records can carry envelopes, URLs or values: every zeep (4.3.x),
+#: urllib3 (2.x), httpx and httpcore module that logs
 LOGGERS = (
     "zeep",
     *(f"zeep.{name}" for name in ("transports", "wsdl.bindings.soap", "wsdl.bindings.http")),
@@ -48,6 +48,9 @@ LOGGERS = (
     *(f"urllib3.{name}" for name in ("connection", "connectionpool", "poolmanager", "response")),
     *(f"urllib3.{name}" for name in ("util.retry", "http2.connection", "contrib.pyopenssl")),
     "urllib3.contrib.emscripten.response",
+    # the async client: httpx logs each request's URL, httpcore its connection events
+    "httpx",
+    *(f"httpcore.{name}" for name in ("connection", "http11", "http2", "proxy", "socks")),
 )
 
 _WITHHELD = "[soapguard: message withheld, it could not be redacted]"

@@ -17,7 +17,9 @@ the two drivers stay trivially alike.
 What passes through untouched: an exception raised before the transport was asked to
 send (zeep validating arguments, a plugin's bug) and anything that is not an exchange
 failure (``KeyboardInterrupt``, cancellation...).  A call that ends that way emits no
-call event claiming a network failure.
+call event claiming a network failure.  One exception to the silence: a non-idempotent
+call cancelled (``asyncio.CancelledError``) after its request may have left emits
+``soapguard.call_cancelled`` (``outcome: unknown``), since the operation may have run.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ..diagnostics.events import (
     attempt_event,
     call_event,
     call_failure,
+    cancelled_event,
     circuit_event,
     report,
 )
@@ -222,6 +225,8 @@ class Call:
     def failed(self, attempt: Attempt, exc: BaseException) -> _Retry | _Raise | None:
         """What to do after ``attempt`` raised ``exc``; ``None``: not ours, re-raise it."""
         if not attempt.entered or not isinstance(exc, self.runner.exchange_errors):
+            if attempt.entered and isinstance(exc, asyncio.CancelledError):
+                self._cancelled(attempt)
             self._end(succeeded=False)
             self.span.end(ok=False, resend_count=len(self.events), error_type=None)
             return None
@@ -243,6 +248,15 @@ class Call:
         if self.events:
             self._emit_call("soapguard.call_recovered")
         self.span.end(ok=True, resend_count=len(self.events), error_type=None)
+
+    def _cancelled(self, attempt: Attempt) -> None:
+        """Cancellation is the caller's, not a failure; but a write it interrupted after its
+        request may have left has an unknown outcome, and the operator is told so."""
+        if self.ctx.idempotent or attempt.request_sent == "none":
+            return
+        duration = round((self.runner.clock() - self.started) * 1000, 3)
+        event = cancelled_event(self.ctx, attempt, duration_ms=duration, config=self.config)
+        self.runner.emitter.emit(event)
 
     # -- the decision ----------------------------------------------------------------------
 

@@ -273,7 +273,7 @@ def caps_state(ctx: ssl.SSLContext) -> CapsState:
     return state
 
 
-def describe_connection(sock: ssl.SSLSocket, info: ConnInfo) -> None:
+def describe_connection(sock: ssl.SSLSocket | ssl.SSLObject, info: ConnInfo) -> None:
     """Record the TLS facts of an established connection on ``info``."""
     version = sock.version()
     info.tls_version = profiles.version_name(version) if version else None

@@ -1,6 +1,8 @@
 """Transports: where a SOAP call becomes bytes on a connection, and where evidence is recorded.
 
 * :mod:`.sync` -- :class:`Transport`, the ``zeep.Transport`` over requests/urllib3;
+* :mod:`.asyncio` -- :class:`AsyncTransport`, the ``zeep.transports.AsyncTransport`` over
+  httpx, with :mod:`._httpx` (its evidence, connection hygiene and per-endpoint slots);
 * :mod:`.adapter` -- the requests adapter: soapguard's SSL context, pools, no hidden retries;
 * :mod:`.evidence` -- what one attempt and one connection were observed to do;
 * :mod:`.redirects` -- which redirects a call may follow.
@@ -13,7 +15,8 @@ from typing import TYPE_CHECKING
 from .._lazy import attach
 
 if TYPE_CHECKING:
+    from .asyncio import AsyncTransport
     from .sync import Transport
 
-__all__ = ["Transport"]
-__getattr__, __dir__ = attach(__name__, {"Transport": ".sync"})
+__all__ = ["AsyncTransport", "Transport"]
+__getattr__, __dir__ = attach(__name__, {"AsyncTransport": ".asyncio", "Transport": ".sync"})

@@ -38,13 +38,12 @@ from ..diagnostics.logs import install_log_redaction
 from ..diagnostics.redact import redact_url, redact_xml
 from ..diagnostics.secrets import SecretScope, active_scope, guarded, session_secrets
 from ..errors import ConfigError, SoapGuardError, error_for
-from ..retry.identity import call_identity, is_idempotent
 from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import SessionTrust
 from .adapter import SoapGuardAdapter
-from .evidence import Attempt, CallContext, sending
-from .operation import operation_name
+from .common import standalone_context, start
+from .evidence import Attempt, sending
 from .proxies import Proxies
 from .redirects import check_call_redirect, check_document_redirect
 
@@ -125,19 +124,7 @@ class Transport(zeep.Transport):
         The operation name comes from the SOAPAction (or the first Body element), and a
         retry resends these very bytes.
         """
-        operation = operation_name(headers, message)
-        key, message_id = call_identity()
-        ctx = CallContext(
-            service=None,
-            method=operation,
-            url=address,
-            idempotent=is_idempotent(self.config, operation or ""),
-            max_attempts=self.config.max_attempts,
-            endpoints=(address, *self.config.failover_addresses),
-            idempotency_key=key,
-            message_id=message_id,
-            secrets=self.secrets,
-        )
+        ctx = standalone_context(self.config, address, message, headers, self.secrets)
 
         def send(attempt: Attempt) -> requests.Response:
             return self.exchange(attempt, attempt.endpoint, message, headers, give_back=True)
@@ -166,14 +153,8 @@ class Transport(zeep.Transport):
         With ``give_back`` a 502/503/504 response is raised (so the rules can retry it)
         instead of returned.
         """
-        attempt.entered = True
+        timeout, headers = start(attempt, self.config, self.operation_timeout, headers)
         attempt.tls_verify = self.adapter.trust.current(True)[0].verify is not False
-        name = self.config.idempotency_header
-        if name and attempt.idempotency_key:
-            headers = {**headers, name: attempt.idempotency_key}
-        timeout = self.operation_timeout
-        if attempt.time_left is not None:
-            timeout, attempt.deadline_capped = _cap(timeout, attempt.time_left)
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "POST %s\n%s",
@@ -323,16 +304,6 @@ def _refuse_foreign_adapters(session: requests.Session) -> None:
                 )
             ]
         )
-
-
-def _cap(timeout: Any, left: float) -> tuple[Any, bool]:
-    """``timeout`` (None, seconds or (connect, read)) shrunk to a deadline's ``left`` seconds."""
-    if isinstance(timeout, tuple):
-        connect, read = timeout
-    else:
-        connect = read = timeout
-    capped = tuple(left if t is None or t > left else t for t in (connect, read))
-    return capped, capped != (connect, read)
 
 
 class BoundTransport:
