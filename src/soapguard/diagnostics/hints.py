@@ -221,6 +221,92 @@ def _overflow_text(event: Event) -> str:
     )
 
 
+# -- old peers under OpenSSL 3: each refusal names the switch and what it trades away --------
+
+#: what ``SOAPGUARD_TLS_LEGACY_RENEGOTIATION=true`` leaves open, in the words the docs use
+RENEGOTIATION_TRADE_OFF = (
+    "soapguard still never renegotiates, but an active attacker on the network path can "
+    "then put data in front of the first request if the server allows client-initiated "
+    "renegotiation (CVE-2009-3555), so use it only on a trusted network path"
+)
+#: what ``SOAPGUARD_TLS_SECURITY_LEVEL=1`` accepts
+LEVEL_1_TRADE_OFF = (
+    "1024-bit DH groups, 1024-bit RSA keys and SHA-1 signatures: about 80-bit security, "
+    "within reach of a well-funded attacker"
+)
+
+
+def _legacy_renegotiation_text(event: Event) -> str:
+    return (
+        "The server does not support RFC 5746 secure renegotiation, which OpenSSL 3 refuses, "
+        "so have the server enable it or set SOAPGUARD_TLS_LEGACY_RENEGOTIATION=true: "
+        f"{RENEGOTIATION_TRADE_OFF}."
+    )
+
+
+def _dh_text(event: Event) -> str:
+    level = _int(event, "tls.security_level")
+    if level is not None and level < 2:
+        return (
+            "The server's Diffie-Hellman (DHE) group is too small even for "
+            f"SOAPGUARD_TLS_SECURITY_LEVEL={level}, so no soapguard setting reaches it with "
+            "DHE: have the server use a group of 2048 bits or more, or an ECDHE or RSA suite "
+            "(`soapguard probe URL` lists what it offers)."
+        )
+    return (
+        "The server's Diffie-Hellman (DHE) group is smaller than the 2048 bits OpenSSL "
+        "security level 2 requires, so run `soapguard probe URL`: if the server also has a "
+        "suite without DHE it recommends that SOAPGUARD_CIPHERS, otherwise "
+        "SOAPGUARD_TLS_SECURITY_LEVEL=1 with SOAPGUARD_TLS_PROFILE=legacy, which accepts "
+        f"{LEVEL_1_TRADE_OFF}."
+    )
+
+
+def _weak_certificate(event: Event) -> bool:
+    message = event.get("error.message")
+    return (
+        _is(event, "tls.certificate")
+        and isinstance(message, str)
+        and ("too weak" in message or "KEY_TOO_SMALL" in message or "MD_TOO_WEAK" in message)
+    )
+
+
+def _weak_certificate_text(event: Event) -> str:
+    return (
+        "The certificate uses a key or signature that OpenSSL security level 2 rejects (an "
+        "RSA key under 2048 bits or a SHA-1 signature), so have it reissued, or set "
+        "SOAPGUARD_TLS_SECURITY_LEVEL=1 with SOAPGUARD_TLS_PROFILE=legacy, which accepts "
+        f"{LEVEL_1_TRADE_OFF}."
+    )
+
+
+LEGACY_PEER_RULES: tuple[HintRule, ...] = (
+    HintRule("legacy_renegotiation", _when("tls.legacy_renegotiation"), _legacy_renegotiation_text),
+    HintRule("dh_key_too_small", _when("tls.dh_key_too_small"), _dh_text),
+    HintRule(
+        "renegotiation_refused",
+        _when("tls.renegotiation_refused"),
+        _text(
+            "The server asked to renegotiate TLS in the middle of the exchange (IIS does this to "
+            "ask for a client certificate on some paths) and soapguard never renegotiates, "
+            "whatever its settings, so have the server ask for the certificate in the initial "
+            "handshake (IIS: clientcertnegotiation=enable on the binding) and give it with "
+            "SOAPGUARD_CLIENT_CERT."
+        ),
+    ),
+    HintRule("weak_certificate", _weak_certificate, _weak_certificate_text),
+    HintRule(
+        "handshake_failure",
+        _when("tls.handshake_failure"),
+        _text(
+            "The handshake was refused, which with an old server usually means it needs "
+            "something these settings do not offer (an older TLS version, DHE or static-RSA "
+            "suites, a small DH group, legacy renegotiation), so run `soapguard probe URL`: it "
+            "tries each and names the SOAPGUARD_* lines that reach the server."
+        ),
+    ),
+)
+
 RULES: tuple[HintRule, ...] = (
     HintRule("fork", _forked, _forked_text),
     HintRule("proxy_tunnel", _tunnel, _tunnel_text),
@@ -230,6 +316,7 @@ RULES: tuple[HintRule, ...] = (
     HintRule("bad_record_mac_peer", lambda e: _is(e, "tls.bad_record_mac", "peer"), _peer_mac_text),
     HintRule("cbc_suite", _cbc, _cbc_text),
     HintRule("stale_connection", _stale, _stale_text),
+    *LEGACY_PEER_RULES,
     HintRule(
         "certificate",
         _when("tls.certificate"),

@@ -38,19 +38,24 @@ TRANSIENT_TYPES = frozenset(
     {"tls.bad_record_mac", "tls.unexpected_eof", "connection.reset", "timeout.read"}
 )
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
-#: deterministic: retrying cannot help, whatever was sent
-NEVER_RETRIED = frozenset(
+#: TLS failures that the settings of both ends decide, not the endpoint's health: the same
+#: settings fail the same way on every attempt.  Never retried, and not counted as ill
+#: health by a circuit breaker.
+DETERMINISTIC_TLS = frozenset(
     {
         "tls.certificate",
         "tls.protocol_version",
         "tls.no_shared_cipher",
         "tls.handshake_failure",
         "tls.record_overflow",
-        "soap.fault",
-        "response.invalid",
-        "timeout.deadline",
+        "tls.legacy_renegotiation",
+        "tls.dh_key_too_small",
+        "tls.renegotiation_refused",
+        "tls.pin_mismatch",
     }
 )
+#: deterministic: retrying cannot help, whatever was sent
+NEVER_RETRIED = DETERMINISTIC_TLS | {"soap.fault", "response.invalid", "timeout.deadline"}
 
 
 @dataclass(frozen=True)
