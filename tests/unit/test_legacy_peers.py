@@ -247,6 +247,27 @@ def test_no_old_peer_refusal_is_called_an_unhealthy_endpoint(kind: str, reason: 
     assert "unhealthy" not in text
 
 
+# the messages OpenSSL 3.0 gives for a 1024-bit RSA leaf and a SHA-1-signed leaf (seen live)
+SMALL_KEY = (
+    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: EE certificate key too weak"
+)
+SHA1_SIGNED = (
+    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+    "CA signature digest algorithm too weak"
+)
+
+
+def test_a_small_certificate_key_is_hinted_with_level_1_and_a_sha1_signature_is_not() -> None:
+    small = hint_for(event(error__type="tls.certificate", error__message=SMALL_KEY)) or ""
+    assert "SOAPGUARD_TLS_SECURITY_LEVEL=1" in small
+    assert "reissued" in small
+    sha1 = hint_for(event(error__type="tls.certificate", error__message=SHA1_SIGNED)) or ""
+    assert "SHA-256" in sha1
+    assert "SOAPGUARD_TLS_SECURITY_LEVEL cannot" in sha1  # level 1 would not help: no false hope
+    plain = hint_for(event(error__type="tls.certificate", error__message="unable to get issuer"))
+    assert "SOAPGUARD_CA_BUNDLE" in (plain or "")
+
+
 def test_a_peer_handshake_failure_points_at_the_probe() -> None:
     text = hint_for(event(error__type="tls.handshake_failure", error__origin="peer")) or ""
     assert "soapguard probe" in text

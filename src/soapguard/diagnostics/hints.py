@@ -225,14 +225,16 @@ def _overflow_text(event: Event) -> str:
 
 #: what ``SOAPGUARD_TLS_LEGACY_RENEGOTIATION=true`` leaves open, in the words the docs use
 RENEGOTIATION_TRADE_OFF = (
-    "soapguard still never renegotiates, but an active attacker on the network path can "
-    "then put data in front of the first request if the server allows client-initiated "
-    "renegotiation (CVE-2009-3555), so use it only on a trusted network path"
+    "soapguard still never renegotiates, but the connection is not immune to CVE-2009-3555: "
+    "an active attacker on the network path can splice the client's first handshake into "
+    "its own session and put data in front of the first request if the server allows "
+    "client-initiated renegotiation, so use it only on a trusted network path"
 )
-#: what ``SOAPGUARD_TLS_SECURITY_LEVEL=1`` accepts
+#: what ``SOAPGUARD_TLS_SECURITY_LEVEL=1`` accepts (OpenSSL 3 refuses SHA-1 signatures
+#: there too; only OpenSSL 1.1.1 accepts them at level 1)
 LEVEL_1_TRADE_OFF = (
-    "1024-bit DH groups, 1024-bit RSA keys and SHA-1 signatures: about 80-bit security, "
-    "within reach of a well-funded attacker"
+    "1024-bit DH groups and 1024-bit RSA keys: about 80-bit security, within reach of a "
+    "well-funded attacker"
 )
 
 
@@ -262,21 +264,27 @@ def _dh_text(event: Event) -> str:
     )
 
 
-def _weak_certificate(event: Event) -> bool:
+def _message(event: Event) -> str:
     message = event.get("error.message")
-    return (
-        _is(event, "tls.certificate")
-        and isinstance(message, str)
-        and ("too weak" in message or "KEY_TOO_SMALL" in message or "MD_TOO_WEAK" in message)
-    )
+    return message if isinstance(message, str) else ""
+
+
+def _weak_certificate(event: Event) -> bool:
+    text = _message(event)
+    return _is(event, "tls.certificate") and ("too weak" in text or "TOO_SMALL" in text)
 
 
 def _weak_certificate_text(event: Event) -> str:
+    if "digest" in _message(event) or "MD_TOO_WEAK" in _message(event):
+        return (
+            "A certificate in the chain is signed with a digest OpenSSL 3 refuses (SHA-1 or "
+            "MD5) at every security level a TLS 1.2 connection can use, so have it reissued "
+            "with SHA-256 (SOAPGUARD_TLS_SECURITY_LEVEL cannot accept it)."
+        )
     return (
-        "The certificate uses a key or signature that OpenSSL security level 2 rejects (an "
-        "RSA key under 2048 bits or a SHA-1 signature), so have it reissued, or set "
-        "SOAPGUARD_TLS_SECURITY_LEVEL=1 with SOAPGUARD_TLS_PROFILE=legacy, which accepts "
-        f"{LEVEL_1_TRADE_OFF}."
+        "The certificate's key is smaller than OpenSSL security level 2 accepts (an RSA key "
+        "under 2048 bits), so have it reissued, or set SOAPGUARD_TLS_SECURITY_LEVEL=1 with "
+        f"SOAPGUARD_TLS_PROFILE=legacy, which accepts {LEVEL_1_TRADE_OFF}."
     )
 
 
