@@ -435,3 +435,12 @@ def test_server_renegotiation_verdict(
     assert legacy.server_renegotiation(report) == verdict
     found = legacy.problems({"legacy_peer": {"server_renegotiation": verdict}})
     assert bool(found) is (verdict == "requested")
+
+
+def test_probe_calls_count_the_clients_own_verdict() -> None:
+    from soapguard.cli.probe.calls import _failure_type
+
+    error = rex.SSLError("sslv3 alert handshake failure")
+    error.report = {"error.type": "tls.renegotiation_refused"}  # type: ignore[attr-defined]
+    assert _failure_type(error) == "tls.renegotiation_refused"
+    assert _failure_type(handshake_failure_alert()) == "tls.handshake_failure"
