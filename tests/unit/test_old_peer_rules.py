@@ -1,7 +1,8 @@
 """Old peers under OpenSSL 3, without sockets: the switches on the context, the classifier,
 the retry rules, the hints, the event field and the probe's pure conclusions.
 
-The same behaviour against real servers is in ``tests/integration/test_legacy_peers.py``.
+The same behaviour against real servers is in ``tests/integration/test_legacy_peers.py``
+(this file has another name: pytest needs unique basenames across the two folders).
 """
 
 from __future__ import annotations
