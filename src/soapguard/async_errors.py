@@ -35,8 +35,8 @@ import ssl
 
 import httpx
 
-from .classify.failure import Failure
 from . import errors
+from .classify.failure import Failure
 from .errors import SoapGuardError, describe
 
 __all__ = [

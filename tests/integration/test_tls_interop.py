@@ -7,93 +7,25 @@ same server), so a refusal can only pass because of soapguard's settings.
 from __future__ import annotations
 
 import os
-import queue
-import shutil
 import socket
 import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
+from servers.tls_peers import OPENSSL, SServer
 from soapguard.config import Config
 from soapguard.testing import FaultProxy
 from soapguard.tls import context as tls
 from soapguard.transport.evidence import ConnInfo
 
-OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command (apt openssl)")
 TLS10_DEPRECATED = pytest.mark.filterwarnings(
     "ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning"
 )
 FILE_SIZE = 100_000
 OVERHEAD = 64
-
-
-class SServer:
-    """``openssl s_server`` on an ephemeral 127.0.0.1 port; ready once it prints ACCEPT."""
-
-    def __init__(self, cert_files: tuple[str, str], *args: str, cwd: str | None = None) -> None:
-        cert, key = cert_files
-        command = [str(OPENSSL), "s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key]
-        self.proc = subprocess.Popen(
-            [*command, *args],
-            cwd=cwd,
-            # a silent, open stdin: at EOF on stdin s_server drops the connection
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.output: list[str] = []
-        self.pump = threading.Thread(target=self._pump, daemon=True)
-        self.pump.start()
-        self.port = self._wait_for_accept()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _wait_for_accept(self) -> int:
-        while True:
-            try:
-                line = self.lines.get(timeout=10)
-            except queue.Empty:
-                self.close()
-                raise RuntimeError(f"s_server printed no ACCEPT line: {self.output}") from None
-            if line is None:
-                self.close()
-                raise RuntimeError(f"s_server exited: {self.output}")
-            self.output.append(line)
-            if line.startswith("ACCEPT "):
-                return int(line.rsplit(":", 1)[1])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.pump.join(5)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-
-    def __enter__(self) -> SServer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 @pytest.fixture(autouse=True)

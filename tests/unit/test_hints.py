@@ -258,6 +258,15 @@ EVIDENCE: dict[str, dict[str, Any]] = {
         error__type="http.status", phase="connect", http__response__status_code=407
     ),
     "record_overflow": event(error__type="tls.record_overflow", error__origin="local"),
+    "legacy_renegotiation": event(error__type="tls.legacy_renegotiation"),
+    "dh_key_too_small": event(error__type="tls.dh_key_too_small", tls__security_level=2),
+    "renegotiation_refused": event(error__type="tls.renegotiation_refused"),
+    "weak_certificate": event(
+        error__type="tls.certificate",
+        error__message="[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+        "EE certificate key too weak (_ssl.c:1006)",
+    ),
+    "handshake_failure": event(error__type="tls.handshake_failure", error__origin="peer"),
     "redirect": event(
         error__type="http.status",
         http__response__status_code=307,

@@ -30,6 +30,9 @@ Inferences worth knowing:
   carries no reason at all.
 * A peer ``handshake_failure`` alert that was the only record the server sent
   (traced ``records_in <= 1``: no ServerHello) is ``tls.no_shared_cipher``.
+* Whatever ends an attempt on a connection where we declined the server's request to
+  renegotiate (the record tracer saw us send a ``no_renegotiation`` alert) is
+  ``tls.renegotiation_refused``: soapguard never renegotiates, so it is deterministic.
 * A timeout while the observed phase is ``connect``/``handshake`` is
   ``timeout.connect``, whatever urllib3 called it (it reports a stalled
   handshake as a *read* timeout).

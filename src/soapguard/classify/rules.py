@@ -11,6 +11,7 @@ is an ``IncompleteRead``; every ``requests`` exception is an ``OSError``.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import http.client
 import re
@@ -45,8 +46,12 @@ TYPES = frozenset(
         *("timeout.connect", "timeout.read", "timeout.deadline"),
         *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
         "timeout.pool",
+        *("tls.legacy_renegotiation", "tls.dh_key_too_small", "tls.renegotiation_refused"),
     }
 )
+#: the alert a client sends when it declines the server's request to renegotiate:
+#: (warning, no_renegotiation), as the record tracer keeps it
+NO_RENEGOTIATION_ALERT = (1, 100)
 
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN})
 # the TCP connection could not be established (no byte of the request can have left)
@@ -214,6 +219,25 @@ def _dns(f: Facts) -> Verdict | None:
     return Verdict("connection.dns", exc, phase="connect", not_sent=True) if exc else None
 
 
+def _renegotiation_refused(f: Facts) -> Verdict | None:
+    """The server asked to renegotiate on this connection and we declined: what followed
+    (its fatal alert, a close, a reset, a wait for a handshake that never came) is that.
+
+    soapguard never renegotiates, so a server that needs it (e.g. to ask for a client
+    certificate only for some paths, as IIS does) fails this way every time.
+    """
+    conn = f.attempt.conn if f.attempt is not None else None
+    records = conn.records if conn is not None else None
+    if records is None or records.alert_out != NO_RENEGOTIATION_ALERT:
+        return None
+    found = _tls(f)  # keeps OpenSSL's library and reason for what followed
+    if found is not None:
+        return dataclasses.replace(
+            found, type="tls.renegotiation_refused", origin="local", phase=None, not_sent=False
+        )
+    return Verdict("tls.renegotiation_refused", f.chain[0], origin="local")
+
+
 def _timeout(f: Facts) -> Verdict | None:
     exc = f.find(
         lambda e: isinstance(e, u3.ConnectTimeoutError) and not isinstance(e, u3.NewConnectionError)
@@ -378,6 +402,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _tunnel,
     _httpx_labels,
     _dns,
+    _renegotiation_refused,
     _timeout,
     _refused,
     _tls,

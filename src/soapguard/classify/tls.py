@@ -77,6 +77,11 @@ _NO_SHARED_CIPHER = (
 
 _HANDSHAKE_FAILURE_ALERT = "ALERT_HANDSHAKE_FAILURE"
 
+# refusals of an old peer that a configuration switch decides, not the peer's health: a
+# peer without RFC 5746 secure renegotiation, and a DHE group below the security level
+_LEGACY_RENEGOTIATION = ("UNSAFE_LEGACY_RENEGOTIATION_DISABLED",)
+_DH_KEY_TOO_SMALL = ("DH_KEY_TOO_SMALL",)
+
 # a record longer than the negotiated maximum: the peer's (we reject it: DATA_LENGTH_TOO_LONG)
 # or ours (the peer's record_overflow alert)
 _RECORD_OVERFLOW = ("DATA_LENGTH_TOO_LONG", "RECORD_OVERFLOW", "ENCRYPTED_LENGTH_TOO_LONG")
@@ -163,6 +168,11 @@ def tls_verdict(
     refused our ClientHello outright -- in practice because nothing we offered
     (suites, groups, signature algorithms) was acceptable -- so it is reported
     as ``tls.no_shared_cipher``.
+
+    OpenSSL's refusal of a peer without secure renegotiation
+    (``UNSAFE_LEGACY_RENEGOTIATION_DISABLED``) is ``tls.legacy_renegotiation``, and of a
+    DHE group smaller than the security level allows (``DH_KEY_TOO_SMALL``)
+    ``tls.dh_key_too_small``: both are decided by configuration, not by chance.
     """
     r = reason or ""
     peer = is_peer_alert(r)
@@ -173,6 +183,10 @@ def tls_verdict(
         return TLSVerdict("tls.bad_record_mac", origin, False)
     if _has(r, _RECORD_OVERFLOW):
         return TLSVerdict("tls.record_overflow", origin, False)
+    if _has(r, _LEGACY_RENEGOTIATION):
+        return TLSVerdict("tls.legacy_renegotiation", "local", True)
+    if _has(r, _DH_KEY_TOO_SMALL):
+        return TLSVerdict("tls.dh_key_too_small", "local", True)
     if cert_error or _has(r, _CERTIFICATE):
         # a peer's certificate alert can arrive after our Finished in TLS 1.3
         # (client certificate rejected), i.e. after the request was written

@@ -139,15 +139,18 @@ def _runtime(config: Config, environ: Mapping[str, str]) -> tuple[dict[str, Any]
         "record_tracing": _trace.available(),
         "trust": {"source": trust.source, "path": shown_path},
         "record_caps": None,
+        "tls_security_level": None,
     }
     try:
-        caps = tls.caps_state(SessionTrust(config, None, environ).default_context)
+        context = SessionTrust(config, None, environ).default_context
+        caps = tls.caps_state(context)
     except ConfigError as exc:
         found = exc.problems or [("configuration", str(exc))]
         return facts, [f"cannot build the TLS context: {name}: {msg}" for name, msg in found]
     except (ssl.SSLError, OSError) as exc:  # not expected: material errors are ConfigErrors
         return facts, [f"cannot build the TLS context: {type(exc).__name__}: {_safe(exc)}"]
     facts["record_caps"] = caps.applied
+    facts["tls_security_level"] = context.security_level  # as built: a stricter default stays
     facts["record_caps_detail"] = caps.detail or None
     if caps.applied is None:  # not needed by this configuration: say whether it would work
         works, why = tls.bridge_available()
@@ -166,9 +169,28 @@ def notes(config: Config, environ: Mapping[str, str]) -> list[str]:
             f"SOAPGUARD_MAX_RECORD_SIZE={size} caps only the records soapguard sends; the "
             "server is asked to cap its records too only for 512, 1024, 2048 or 4096"
         )
+    out.extend(_legacy_notes(config))
     ignored = ignored_env(config, environ)
     if ignored:
         out.append(f"set but ignored because code built the Config: {', '.join(ignored)}")
+    return out
+
+
+def _legacy_notes(config: Config) -> list[str]:
+    """What the switches for old peers trade away, whenever one is on."""
+    from ..diagnostics.hints import LEVEL_1_TRADE_OFF, RENEGOTIATION_TRADE_OFF
+
+    out = []
+    if config.tls_legacy_renegotiation:
+        out.append(f"SOAPGUARD_TLS_LEGACY_RENEGOTIATION=true: {RENEGOTIATION_TRADE_OFF}")
+    if config.tls_security_level == 1:
+        out.append(f"SOAPGUARD_TLS_SECURITY_LEVEL=1 accepts {LEVEL_1_TRADE_OFF}")
+    elif config.tls_security_level == 0:
+        out.append(
+            "SOAPGUARD_TLS_SECURITY_LEVEL=0 (needed by OpenSSL 3 for TLS 1.0/1.1) applies to "
+            "every connection of this client, TLS 1.2 ones included: it accepts DH groups and "
+            "keys of any size OpenSSL still supports"
+        )
     return out
 
 
@@ -213,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nCA certificates: {where}\n"
         f"{runtime['openssl']}; record caps and TLS 1.3 suites: {caps_text}; "
-        f"record tracing: {'on' if runtime['record_tracing'] else 'unavailable'}"
+        f"record tracing: {'on' if runtime['record_tracing'] else 'unavailable'}; "
+        f"security level in effect: {runtime['tls_security_level']}"
     )
     for text in remarks:
         print(f"note: {text}")

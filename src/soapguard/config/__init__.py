@@ -66,7 +66,14 @@ class Config:
     tls_profile: Profile = "intermediate"
     tls_min_version: str | None = None
     tls_max_version: str | None = None
+    #: OpenSSL security level: 1 (1024-bit DH groups and RSA keys) only with profile
+    #: legacy; 0 only with, and required by, a minimum version below 1.2
     tls_security_level: int = 2
+    #: reach peers without RFC 5746 secure renegotiation.  soapguard still never
+    #: renegotiates, but the connection is not immune to CVE-2009-3555: an active
+    #: attacker on the path can splice the first handshake into its own session and put
+    #: data in front of the first request if the server allows client-initiated
+    #: renegotiation.  For trusted network paths only.
     tls_legacy_renegotiation: bool = False
     ciphers: str | None = None
     tls13_ciphersuites: str | None = None

@@ -239,6 +239,7 @@ def _observed(event: Event, attempt: Attempt) -> None:
     event["tls.max_send_fragment"] = conn.max_send_fragment
     event["tls.max_fragment_length"] = conn.max_fragment_length
     event["tls.caps_applied"] = conn.caps_applied
+    event["tls.security_level"] = conn.security_level
     event["connection.requests"] = conn.requests
     event["connection.created_pid"] = conn.created_pid
     rec = conn.records

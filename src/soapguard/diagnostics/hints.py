@@ -242,6 +242,100 @@ _POOL_TEXT = (
 )
 
 
+# -- old peers under OpenSSL 3: each refusal names the switch and what it trades away --------
+
+#: what ``SOAPGUARD_TLS_LEGACY_RENEGOTIATION=true`` leaves open, in the words the docs use
+RENEGOTIATION_TRADE_OFF = (
+    "soapguard still never renegotiates, but the connection is not immune to CVE-2009-3555: "
+    "an active attacker on the network path can splice the client's first handshake into "
+    "its own session and put data in front of the first request if the server allows "
+    "client-initiated renegotiation, so use it only on a trusted network path"
+)
+#: what ``SOAPGUARD_TLS_SECURITY_LEVEL=1`` accepts (OpenSSL 3 refuses SHA-1 signatures
+#: there too; only OpenSSL 1.1.1 accepts them at level 1)
+LEVEL_1_TRADE_OFF = (
+    "1024-bit DH groups and 1024-bit RSA keys: about 80-bit security, within reach of a "
+    "well-funded attacker"
+)
+
+
+def _legacy_renegotiation_text(event: Event) -> str:
+    return (
+        "The server does not support RFC 5746 secure renegotiation, which OpenSSL 3 refuses, "
+        "so have the server enable it or set SOAPGUARD_TLS_LEGACY_RENEGOTIATION=true: "
+        f"{RENEGOTIATION_TRADE_OFF}."
+    )
+
+
+def _dh_text(event: Event) -> str:
+    level = _int(event, "tls.security_level")
+    if level is not None and level < 2:
+        return (
+            "The server's Diffie-Hellman (DHE) group is too small even for "
+            f"SOAPGUARD_TLS_SECURITY_LEVEL={level}, so no soapguard setting reaches it with "
+            "DHE: have the server use a group of 2048 bits or more, or an ECDHE or RSA suite "
+            "(`soapguard probe URL` lists what it offers)."
+        )
+    return (
+        "The server's Diffie-Hellman (DHE) group is smaller than the 2048 bits OpenSSL "
+        "security level 2 requires, so run `soapguard probe URL`: if the server also has a "
+        "suite without DHE it recommends that SOAPGUARD_CIPHERS, otherwise "
+        "SOAPGUARD_TLS_SECURITY_LEVEL=1 with SOAPGUARD_TLS_PROFILE=legacy, which accepts "
+        f"{LEVEL_1_TRADE_OFF}."
+    )
+
+
+def _message(event: Event) -> str:
+    message = event.get("error.message")
+    return message if isinstance(message, str) else ""
+
+
+def _weak_certificate(event: Event) -> bool:
+    text = _message(event)
+    return _is(event, "tls.certificate") and ("too weak" in text or "TOO_SMALL" in text)
+
+
+def _weak_certificate_text(event: Event) -> str:
+    if "digest" in _message(event) or "MD_TOO_WEAK" in _message(event):
+        return (
+            "A certificate in the chain is signed with a digest OpenSSL 3 refuses (SHA-1 or "
+            "MD5) at every security level a TLS 1.2 connection can use, so have it reissued "
+            "with SHA-256 (SOAPGUARD_TLS_SECURITY_LEVEL cannot accept it)."
+        )
+    return (
+        "The certificate's key is smaller than OpenSSL security level 2 accepts (an RSA key "
+        "under 2048 bits), so have it reissued, or set SOAPGUARD_TLS_SECURITY_LEVEL=1 with "
+        f"SOAPGUARD_TLS_PROFILE=legacy, which accepts {LEVEL_1_TRADE_OFF}."
+    )
+
+
+LEGACY_PEER_RULES: tuple[HintRule, ...] = (
+    HintRule("legacy_renegotiation", _when("tls.legacy_renegotiation"), _legacy_renegotiation_text),
+    HintRule("dh_key_too_small", _when("tls.dh_key_too_small"), _dh_text),
+    HintRule(
+        "renegotiation_refused",
+        _when("tls.renegotiation_refused"),
+        _text(
+            "The server asked to renegotiate TLS in the middle of the exchange (IIS does this to "
+            "ask for a client certificate on some paths) and soapguard never renegotiates, "
+            "whatever its settings, so have the server ask for the certificate in the initial "
+            "handshake (IIS: clientcertnegotiation=enable on the binding) and give it with "
+            "SOAPGUARD_CLIENT_CERT."
+        ),
+    ),
+    HintRule("weak_certificate", _weak_certificate, _weak_certificate_text),
+    HintRule(
+        "handshake_failure",
+        _when("tls.handshake_failure"),
+        _text(
+            "The handshake was refused, which with an old server usually means it needs "
+            "something these settings do not offer (an older TLS version, DHE or static-RSA "
+            "suites, a small DH group, legacy renegotiation), so run `soapguard probe URL`: it "
+            "tries each and names the SOAPGUARD_* lines that reach the server."
+        ),
+    ),
+)
+
 RULES: tuple[HintRule, ...] = (
     HintRule("cancelled", _cancelled, _text(_CANCELLED_TEXT)),
     HintRule("pool_timeout", _when("timeout.pool"), _text(_POOL_TEXT)),
@@ -253,6 +347,7 @@ RULES: tuple[HintRule, ...] = (
     HintRule("bad_record_mac_peer", lambda e: _is(e, "tls.bad_record_mac", "peer"), _peer_mac_text),
     HintRule("cbc_suite", _cbc, _cbc_text),
     HintRule("stale_connection", _stale, _stale_text),
+    *LEGACY_PEER_RULES,
     HintRule(
         "certificate",
         _when("tls.certificate"),

@@ -41,9 +41,10 @@ TRANSIENT_TYPES = frozenset(
     {"tls.bad_record_mac", "tls.unexpected_eof", "connection.reset", "timeout.read"}
 )
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
-#: TLS failures that are the endpoint's (or the configuration's) and happen before any
-#: request byte: deterministic for that endpoint, so never retried there -- but another
-#: endpoint may take the call -- and no sign of the endpoint's ill health
+#: TLS failures that the settings of both ends decide, not the endpoint's health, and that
+#: happen before the request is answered: the same settings fail the same way on every
+#: attempt there, so they are never retried on that endpoint -- another endpoint may take
+#: the call, when nothing was sent -- and a circuit breaker does not count them
 ENDPOINT_SPECIFIC = frozenset(
     {
         "tls.certificate",
@@ -52,6 +53,7 @@ ENDPOINT_SPECIFIC = frozenset(
         "tls.handshake_failure",
         "tls.legacy_renegotiation",
         "tls.dh_key_too_small",
+        "tls.renegotiation_refused",
         "tls.pin_mismatch",
     }
 )

@@ -7,6 +7,10 @@
 * The OpenSSL security level is the configured one (``SOAPGUARD_TLS_SECURITY_LEVEL``),
   stated in the cipher string when it is not OpenSSL's default, and checked on
   the built context; a cipher string cannot change it.
+* soapguard never renegotiates (``OP_NO_RENEGOTIATION``).  Whether a peer without
+  RFC 5746 secure renegotiation is reached is ``SOAPGUARD_TLS_LEGACY_RENEGOTIATION``
+  alone (``OP_LEGACY_SERVER_CONNECT``, cleared otherwise: OpenSSL 1.1.1 sets it by
+  default, OpenSSL 3 does not), so the same setting behaves the same on both.
 * Record caps and TLS 1.3 suites go through :mod:`soapguard.tls._openssl`; if that
   bridge cannot be used safely the context still works, :func:`caps_state`
   says why, and one ``RuntimeWarning`` is issued per process.
@@ -56,7 +60,7 @@ class CapsState:
 _TLS_FIELDS = (
     "tls_profile", "tls_min_version", "tls_max_version", "ciphers", "tls13_ciphersuites",
     "max_record_size", "ca_bundle", "client_cert", "client_key", "client_key_password",
-    "tls_security_level", "trace_records",
+    "tls_security_level", "tls_legacy_renegotiation", "trace_records",
 )  # fmt: skip
 
 
@@ -179,6 +183,7 @@ def _build(config: Config, verify: bool | str, ca_source: str) -> ssl.SSLContext
     ctx.set_alpn_protocols(["http/1.1"])  # what urllib3 sets: a no-op from then on
     ctx.minimum_version, ctx.maximum_version = version_bounds(config)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_TICKET
+    _set_legacy_server_connect(ctx, config)
     ctx.set_ciphers(cipher_string(config))
     _check_no_forbidden(ctx, config)
     if verify is False:
@@ -196,6 +201,20 @@ def _build(config: Config, verify: bool | str, ca_source: str) -> ssl.SSLContext
         _trace.install(ctx)
     _caps[ctx] = _apply_caps(ctx, config)
     return ctx
+
+
+def _set_legacy_server_connect(ctx: ssl.SSLContext, config: Config) -> None:
+    """Reach peers without secure renegotiation only when configured; never renegotiate."""
+    allowed = config.tls_legacy_renegotiation
+    if allowed:
+        ctx.options |= profiles.OP_LEGACY_SERVER_CONNECT
+    else:
+        ctx.options &= ~profiles.OP_LEGACY_SERVER_CONNECT
+    legacy = bool(ctx.options & profiles.OP_LEGACY_SERVER_CONNECT)
+    if legacy != allowed or not ctx.options & ssl.OP_NO_RENEGOTIATION:
+        raise ConfigError(  # OpenSSL ignored an option: refuse rather than run unlike configured
+            [(label(config, "tls_legacy_renegotiation"), "OpenSSL did not apply its option")]
+        )
 
 
 def _check_no_forbidden(ctx: ssl.SSLContext, config: Config) -> None:
@@ -280,6 +299,7 @@ def describe_connection(sock: ssl.SSLSocket | ssl.SSLObject, info: ConnInfo) -> 
     cipher = sock.cipher()
     info.cipher = cipher[0] if cipher else None
     info.resumed = sock.session_reused
+    info.security_level = sock.context.security_level
     der = sock.getpeercert(binary_form=True)
     info.cert_sha256 = hashlib.sha256(der).hexdigest() if der else None
     caps = caps_state(sock.context)

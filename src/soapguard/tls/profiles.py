@@ -18,11 +18,22 @@ from typing import Literal
 FORBIDDEN_CIPHERS = "!aNULL:!eNULL:!NULL:!RC4:!3DES:!DES:!EXPORT:!MD5:!PSK:!SRP"
 
 _INTERMEDIATE = "ECDHE+AESGCM:ECDHE+CHACHA20"
+# what old peers have: ECDHE with AES-CBC, DHE-RSA (forward secrecy without elliptic
+# curves), static RSA; AES-GCM before AES-CBC in each group, never AES-CCM
+_ECDHE_CBC = "ECDHE+AES"
+_DHE_RSA = "DHE+aRSA+AESGCM:DHE+aRSA+AES"
+_STATIC_RSA = "kRSA+AESGCM:kRSA+AES:!AESCCM"
 PROFILE_CIPHERS = {
     "modern": _INTERMEDIATE,  # unused by TLS 1.3, but keeps TLS <= 1.2 strict if ever enabled
     "intermediate": _INTERMEDIATE,
-    "legacy": _INTERMEDIATE + ":ECDHE+AES:kRSA+AESGCM:kRSA+AES:!AESCCM",
+    "legacy": ":".join((_INTERMEDIATE, _ECDHE_CBC, _DHE_RSA, _STATIC_RSA)),
 }
+#: the legacy profile's suites without DHE: for a peer whose DH group is too small for the
+#: security level but that also has an ECDHE or static-RSA suite, this keeps level 2
+LEGACY_WITHOUT_DHE = ":".join((_INTERMEDIATE, _ECDHE_CBC, _STATIC_RSA))
+#: OpenSSL's SSL_OP_LEGACY_SERVER_CONNECT (Python 3.11 has no constant): connect to a peer
+#: without RFC 5746 secure renegotiation.  OP_NO_RENEGOTIATION stays set alongside it.
+OP_LEGACY_SERVER_CONNECT = 0x4
 #: TLS 1.3 suites that may be enabled (all AEAD; CCM_8's 64-bit tag is left out)
 TLS13_ALLOWED = (
     "TLS_AES_256_GCM_SHA384",

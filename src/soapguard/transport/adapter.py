@@ -57,6 +57,9 @@ class _Instrumented:
     def _new_conn(self) -> Any:
         progress = being_sent()
         info = ConnInfo(host=self.host, port=self.port)
+        context = getattr(self, "ssl_context", None)
+        if isinstance(context, ssl.SSLContext):  # known before the handshake that may fail
+            info.security_level = context.security_level
         self._sg_info = info
         if progress is not None:
             progress.phase = "connect"

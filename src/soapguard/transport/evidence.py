@@ -118,6 +118,8 @@ class ConnInfo:
     max_send_fragment: int | None = None
     max_fragment_length: int | None = None
     cert_sha256: str | None = None
+    #: the OpenSSL security level of the context the connection was made with
+    security_level: int | None = None
     #: number of requests started on this connection (1 for a fresh one)
     requests: int = 0
     #: None when record tracing is unavailable on this interpreter

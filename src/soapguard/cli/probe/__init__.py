@@ -11,9 +11,12 @@ Steps, each bounded by ``--timeout`` and all by ``--budget``:
    server honour the cap?
 4. with ``--call``: repeated calls under the current settings and candidates.
 
-Measurements are in :mod:`._cli_probe_tls`, :mod:`._cli_probe_cert` and
-:mod:`._cli_probe_calls`, conclusions in :mod:`._cli_probe_advice`, the human
-output in :mod:`._cli_probe_render`.
+Then old-peer checks (:mod:`.legacy`): a variant refused for lacking secure
+renegotiation or for a small DH group is tried again with the one switch that fixes
+it, and the recommended TLS lines are verified together by one real handshake.
+
+Measurements are in :mod:`.tls`, :mod:`.cert`, :mod:`.calls` and :mod:`.legacy`,
+conclusions in :mod:`.advice`, the human output in :mod:`.render`.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from .. import config as _cli_config
 from .._exit import OK as EXIT_OK
 from .._exit import PROBLEM as EXIT_PROBLEM
 from .._exit import USAGE as EXIT_USAGE
-from . import advice, calls
+from . import advice, calls, legacy
 from . import cert as probe_cert
 from . import tls as probe_tls
 from .render import render
@@ -151,12 +154,17 @@ def _probe(
         for p in ("modern", "intermediate", "legacy")
     ]
     working: Config | None = None
+    old_peer = legacy.Checks(
+        config, lambda v: _handshake(target, v, _step(args.timeout, deadline), state)
+    )
     for kind, name, variant in variants:
         if time.monotonic() >= deadline:
             report["incomplete"].append("the time budget ran out during the handshakes")
             break
         progress.update(f"handshake: {kind} {name}")
         row = _handshake(target, variant, _step(args.timeout, deadline), state)
+        if kind != "current":  # a refusal one switch decides: try with it, say so in the row
+            row, variant = old_peer.widen(row, variant)
         report["handshakes"].append({"kind": kind, "name": name, **row})
         if row["ok"] and working is None and isinstance(variant, Config):
             working = variant
@@ -172,9 +180,11 @@ def _probe(
     report["calls"] = None
     if args.call:
         report["calls"] = _calls(args, config, report, deadline, call_args, progress)
-    report["problems"] = advice.problems(report)
+    report["legacy_peer"] = old_peer.findings(report)
     report["notes"] = advice.notes(report)
     report["recommendations"] = advice.recommend(report, report["settings"])
+    report["recommendation_check"] = old_peer.verify(report["recommendations"])
+    report["problems"] = advice.problems(report)
     report["ok"] = not report["problems"]
     return report
 
@@ -214,7 +224,8 @@ def _variant(config: Config, **changes: Any) -> Config | str:
 
 def _settings(config: Config, operation: str | None) -> dict[str, Any]:
     names = (
-        "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level", "max_record_size"
+        "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level",
+        "tls_legacy_renegotiation", "max_record_size",
     )  # fmt: skip
     out: dict[str, Any] = {name: getattr(config, name) for name in names}
     out["ca_bundle"] = "set" if config.ca_bundle else None  # a path may be sensitive

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...retry.rules import TRANSIENT_TYPES
 from ...tls.profiles import RECORD_OVERHEAD
+from . import legacy as old_peer
 
 #: a response smaller than this cannot show whether records are capped
 MIN_CONCLUSIVE_BYTES = 1024
@@ -94,6 +95,7 @@ def problems(report: Mapping[str, Any]) -> list[str]:
         failed = sum(cand["failures"].values())
         if failed or cand.get("setup_error"):
             found.append(f"{failed} of {cand['calls']} calls failed with the current settings")
+    found.extend(old_peer.problems(report))
     found.extend(f"probe incomplete: {why}" for why in report.get("incomplete", ()))
     return found
 
@@ -111,6 +113,7 @@ def notes(report: Mapping[str, Any]) -> list[str]:
             "the server ignores max_fragment_length: SOAPGUARD_MAX_RECORD_SIZE caps only "
             "what soapguard sends to it"
         )
+    out.extend(old_peer.notes(report))
     return out
 
 
@@ -165,6 +168,7 @@ def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[di
             f"the chain is not trusted by {cert.get('trust_store') or 'the current store'}; "
             f"trust the CA that issued it ({issuer})",
         )
+    old_peer.recommend(report, settings, add)
     _call_advice(report.get("calls") or {}, settings, add)
     return list(recs.values())
 

@@ -140,7 +140,7 @@ def run(
                         raise UsageError(f"arguments do not fit {operation}: {exc}") from None
                     cand.failures["response.invalid"] += 1
                 except Exception as exc:
-                    cand.failures[classify(exc).type] += 1
+                    cand.failures[_failure_type(exc)] += 1
                 else:
                     cand.ok += 1
         finally:
@@ -157,6 +157,14 @@ def _operation(client: Any, operation: str) -> Any:
         raise UsageError(
             f"the service has no operation {operation!r}; it has: {', '.join(names)}"
         ) from None
+
+
+def _failure_type(exc: BaseException) -> str:
+    """The client's own verdict on this call (its ``.report``, judged from the attempt's
+    evidence, such as a declined renegotiation), else the exception's classification."""
+    report = getattr(exc, "report", None)
+    kind = report.get("error.type") if isinstance(report, dict) else None
+    return kind if isinstance(kind, str) else classify(exc).type
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import legacy
+
 
 def render(report: dict[str, Any]) -> None:
     """Print the probe report for people."""
@@ -16,7 +18,7 @@ def render(report: dict[str, Any]) -> None:
         if row["ok"]:
             print(
                 f"  {label:<22} ok      TLS {row['tls_version']} {row['cipher']}  "
-                f"({row['handshake_ms']} ms){unverified}"
+                f"({row['handshake_ms']} ms){unverified}{legacy.row_suffix(row)}"
             )
         else:
             print(f"  {label:<22} failed  {_error(row['error'])}")
@@ -41,6 +43,7 @@ def render(report: dict[str, Any]) -> None:
     )
     if report.get("calls"):
         _print_calls(report["calls"])
+    legacy.render(report)
     for text in report["notes"]:
         print(f"\nnote: {text}")
     for text in report["problems"]:

@@ -26,6 +26,7 @@ from ...tls import context as tls
 from ...tls import profiles
 from ...tls import trace as _trace
 from ...tls.trust import resolve_trust
+from ...transport.evidence import Attempt as Evidence
 from ...transport.evidence import ConnInfo
 from .advice import mfl_verdict
 from .cert import chain_of
@@ -70,6 +71,9 @@ class Attempt:
     records_in: int | None = None
     caps_applied: bool | None = None
     negotiated_mfl: int | None = None
+    #: the last alert the client sent, ``[level, description]`` (``[1, 100]``: it declined
+    #: the server's request to renegotiate)
+    alert_out: list[int] | None = None
     chain: list[dict[str, Any]] = field(default_factory=list)
     #: the SSLCertVerificationError's verify_code when the certificate was rejected
     verify_code: int | None = None
@@ -86,9 +90,17 @@ def trust_for(config: Config, environ: Mapping[str, str]) -> tuple[bool | str, s
     return trust.verify, names.get(trust.source, trust.source)
 
 
-def error_fields(exc: BaseException) -> dict[str, Any]:
-    """The classified failure, as the event fields a person needs."""
-    failure = classify(exc)
+def error_fields(exc: BaseException, sock: ssl.SSLSocket | None = None) -> dict[str, Any]:
+    """The classified failure, as the event fields a person needs.
+
+    With the ``sock`` of a failed handshake, its traced records are evidence too, as
+    they are for the client (a refusal as the server's only record is no shared cipher).
+    """
+    seen = None
+    records = _trace.stats_for(sock) if sock is not None else None
+    if records is not None:
+        seen = Evidence(phase="handshake", conn=ConnInfo("", 0, records=records))
+    failure = classify(exc, seen)
     fields: dict[str, Any] = {
         "error.type": failure.type,
         "error.origin": failure.origin,
@@ -138,6 +150,7 @@ def fetch(target: Target, config: Config, *, timeout: float, verify: bool = True
         if records is not None:
             attempt.largest_record_in = records.largest_record_in
             attempt.records_in = records.records_in
+            attempt.alert_out = list(records.alert_out) if records.alert_out else None
     return attempt
 
 
@@ -169,7 +182,7 @@ def _open(
         sock.do_handshake()
     except (ssl.SSLError, OSError) as exc:
         sock.close()
-        attempt.error = error_fields(exc)
+        attempt.error = error_fields(exc, sock)
         if isinstance(exc, ssl.SSLCertVerificationError):
             attempt.verify_code = exc.verify_code
         return None
@@ -270,6 +283,7 @@ def _fetch_fields(attempt: Attempt) -> dict[str, Any]:
         "caps_applied",
         "negotiated_mfl",
         "tls_version",
+        "alert_out",
         "error",
     )
     return {key: getattr(attempt, key) for key in keys}
