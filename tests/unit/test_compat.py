@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,11 +25,13 @@ def samples() -> dict[str, object]:
 
     client = zeep.Client(str(wsdl_dir() / "ledger.wsdl"))
     service = client.service
+    tls_client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return {
         "OperationProxy": service["GetBalance"],
         "ServiceProxy": service,
         "PreparedRequest": requests.Request("POST", "https://x.invalid/").prepare(),
         "PoolManager": urllib3.PoolManager(),
+        "SSLObject": tls_client.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="x"),
     }
 
 

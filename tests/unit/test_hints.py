@@ -256,6 +256,7 @@ EVIDENCE: dict[str, dict[str, Any]] = {
         error__type="http.status", phase="connect", http__response__status_code=407
     ),
     "record_overflow": event(error__type="tls.record_overflow", error__origin="local"),
+    "pin_mismatch": event(error__type="tls.pin_mismatch", tls__server__pins=["sha256/AAAA"]),
     "redirect": event(
         error__type="http.status",
         http__response__status_code=307,

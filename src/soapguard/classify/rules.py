@@ -25,6 +25,7 @@ import urllib3.exceptions as u3
 import zeep.exceptions as zx
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameError
 
+from ..tls.pins import PinMismatch
 from ..transport.evidence import Attempt, Phase
 from ._util import first, last, safe_getattr, safe_str, timed_out
 from .tls import (
@@ -44,6 +45,7 @@ TYPES = frozenset(
         *("connection.refused", "connection.reset", "connection.dns"),
         *("timeout.connect", "timeout.read", "timeout.deadline"),
         *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
+        "tls.pin_mismatch",
     }
 )
 
@@ -191,6 +193,14 @@ def _refused(f: Facts) -> Verdict | None:
     return Verdict("connection.refused", evidence, phase="connect", not_sent=True)
 
 
+def _pin(f: Facts) -> Verdict | None:
+    """The verified chain held no pinned key: refused by us, before any request byte."""
+    exc = f.find(lambda e: isinstance(e, PinMismatch))
+    if exc is None:
+        return None
+    return Verdict("tls.pin_mismatch", exc, "local", "handshake", not_sent=True)
+
+
 def _tls(f: Facts) -> Verdict | None:
     found = [e for e in f.chain if is_tls_error(e)]
     if not found:
@@ -311,6 +321,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _dns,
     _timeout,
     _refused,
+    _pin,
     _tls,
     _reset,
     _invalid,

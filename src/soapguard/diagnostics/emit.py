@@ -1,7 +1,7 @@
 """Where diagnostic events go: the ``soapguard.diagnostics`` logger, a JSON-lines file, a hook.
 
 :class:`Emitter` sends each event to the logger (WARNING when the attempt is
-retried, ERROR when final; the event dict as the record attribute
+retried or a certificate expires soon, ERROR when final; the event dict as the record attribute
 ``soapguard``), to ``SOAPGUARD_DIAGNOSTICS_FILE`` as one JSON line, and to
 ``Config.on_event``.  Emitting never raises into a call.
 """
@@ -32,12 +32,22 @@ def _level(event: Mapping[str, Any]) -> int:
         return logging.WARNING
     if kind == "soapguard.call_failed":
         return logging.ERROR
+    if kind == "soapguard.certificate_expiring":
+        return logging.WARNING
     return logging.INFO
 
 
 def _summary(event: Mapping[str, Any]) -> str:
     """One line: what was called, what failed where, what soapguard did about it, the hint."""
     kind = event.get("event")
+    if kind == "soapguard.certificate_expiring":
+        role, subject = event.get("tls.certificate.role"), event.get("tls.certificate.subject")
+        return (
+            f"{kind} {role} certificate {subject}"
+            f" of {event.get('server.address')}:{event.get('server.port')} expires "
+            f"{event.get('tls.certificate.not_after')} ({event.get('days_left')} days left): "
+            f"hint: {event.get('hint')}"
+        )
     method = ".".join(str(p) for p in (event.get("rpc.service"), event.get("rpc.method")) if p)
     head = f"{kind} {method or event.get('url.full')}"
     if kind == "soapguard.attempt_failed":

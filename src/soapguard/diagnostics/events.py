@@ -15,7 +15,7 @@ import functools
 import os
 import platform
 import ssl
-from typing import Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Literal, TypedDict, cast
 
 from .._urls import origin
 from ..classify._util import header
@@ -25,13 +25,18 @@ from ..transport.evidence import Attempt, CallContext
 from .hints import hint_for
 from .redact import redact_text, redact_url
 
+if TYPE_CHECKING:
+    from ..tls.x509 import CertInfo
+
 __all__ = [
     "FIELDS",
     "SCHEMA_VERSION",
+    "CertificateEvent",
     "Event",
     "Report",
     "attempt_event",
     "call_event",
+    "certificate_event",
     "report",
     "versions",
 ]
@@ -97,6 +102,7 @@ Event = TypedDict(
         "tls.recent_records_out": "list[int] | None",
         "tls.alert_in": "str | None",
         "tls.alert_out": "str | None",
+        "tls.server.pins": "list[str] | None",
         "connection.created_pid": "int | None",
         "http.response.status_code": "int | None",
         "http.response.header.location": "str | None",
@@ -106,6 +112,26 @@ Event = TypedDict(
         "config.max_record_size": "int | None",
         "config.read_timeout": "float | None",
         "config.deadline": "float | None",
+    },
+)
+
+
+#: a certificate that expires within ``SOAPGUARD_CERT_EXPIRY_WARNING`` days
+CertificateEvent = TypedDict(
+    "CertificateEvent",
+    {
+        "event": str,
+        "schema_version": int,
+        "timestamp": str,
+        "tls.certificate.role": str,
+        "tls.certificate.subject": "str | None",
+        "tls.certificate.not_after": str,
+        "tls.certificate.sha256": str,
+        "days_left": int,
+        "server.address": "str | None",
+        "server.port": "int | None",
+        "hint": str,
+        "process.pid": int,
     },
 )
 
@@ -224,6 +250,8 @@ def _observed(event: Event, attempt: Attempt) -> None:
     event["tls.caps_applied"] = conn.caps_applied
     event["connection.requests"] = conn.requests
     event["connection.created_pid"] = conn.created_pid
+    if conn.server_pins is not None:
+        event["tls.server.pins"] = list(conn.server_pins)
     rec = conn.records
     if rec is None:
         return
@@ -299,6 +327,43 @@ def call_event(
     event["duration_ms"] = duration_ms
     event["outcome"] = (attempts[-1]["outcome"] if attempts else "failed") if failed else "ok"
     return event
+
+
+def certificate_event(
+    role: Literal["server", "client"],
+    cert: CertInfo,
+    *,
+    days_left: int,
+    host: str | None,
+    port: int | None,
+) -> CertificateEvent:
+    """The ``soapguard.certificate_expiring`` event for ``cert`` (met on ``host:port``)."""
+    when = "has expired" if days_left < 0 else f"expires in {days_left} day(s)"
+    if role == "server":
+        hint = (
+            f"The certificate of {host}:{port} {when} ({cert.not_after_text}), so ask the "
+            "server's operators to renew it before then; calls will fail once it expires."
+        )
+    else:
+        hint = (
+            f"The client certificate in SOAPGUARD_CLIENT_CERT {when} ({cert.not_after_text}), "
+            "so request a new one and point SOAPGUARD_CLIENT_CERT at it before then; the "
+            "client cannot be built once it has expired."
+        )
+    return {
+        "event": "soapguard.certificate_expiring",
+        "schema_version": SCHEMA_VERSION,
+        "timestamp": _timestamp(),
+        "tls.certificate.role": role,
+        "tls.certificate.subject": cert.subject,
+        "tls.certificate.not_after": cert.not_after_text,
+        "tls.certificate.sha256": cert.sha256,
+        "days_left": days_left,
+        "server.address": host,
+        "server.port": port,
+        "hint": hint,
+        "process.pid": os.getpid(),
+    }
 
 
 def report(final: Event, attempts: list[Event]) -> Report:

@@ -36,7 +36,7 @@ from .._urls import origin
 from ..classify.core import EXCHANGE_ERRORS, ErrorFactory, classify
 from ..classify.failure import Failure
 from ..config import Config
-from ..diagnostics import otel
+from ..diagnostics import expiry, otel
 from ..diagnostics.emit import Emitter
 from ..diagnostics.events import Event, attempt_event, call_event, report
 from ..diagnostics.secrets import call_scope
@@ -184,6 +184,7 @@ class Call:
         attempt = Attempt(
             number=self._number, endpoint=self.ctx.url, time_left=self.deadline_at - now
         )
+        self._current = attempt
         if now >= self.deadline_at:
             failure = Failure(
                 "timeout.deadline",
@@ -196,6 +197,7 @@ class Call:
 
     def failed(self, attempt: Attempt, exc: BaseException) -> _Retry | _Raise | None:
         """What to do after ``attempt`` raised ``exc``; ``None``: not ours, re-raise it."""
+        expiry.notice(attempt, self.runner.emitter, self.config)
         if not attempt.entered or not isinstance(exc, self.runner.exchange_errors):
             self.span.end(ok=False, resend_count=len(self.events), error_type=None)
             return None
@@ -211,6 +213,7 @@ class Call:
         return _Retry(decision.sleep)
 
     def succeeded(self) -> None:
+        expiry.notice(self._current, self.runner.emitter, self.config)
         if self.events:
             self._emit_call("soapguard.call_recovered")
         self.span.end(ok=True, resend_count=len(self.events), error_type=None)

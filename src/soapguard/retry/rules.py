@@ -46,6 +46,7 @@ NEVER_RETRIED = frozenset(
         "tls.no_shared_cipher",
         "tls.handshake_failure",
         "tls.record_overflow",
+        "tls.pin_mismatch",
         "soap.fault",
         "response.invalid",
         "timeout.deadline",

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from ..classify.failure import Failure
     from ..diagnostics.secrets import SecretScope
+    from ..tls.x509 import CertInfo
 
 Phase = Literal["connect", "handshake", "send", "wait", "receive"]
 RequestSent = Literal["none", "partial", "full"]
@@ -113,6 +114,12 @@ class ConnInfo:
     max_send_fragment: int | None = None
     max_fragment_length: int | None = None
     cert_sha256: str | None = None
+    #: the server's certificate (DER), read for expiry warnings only when one may be due
+    cert_der: bytes | None = None
+    #: the client certificate this connection's context presents, if one is configured
+    client_cert: CertInfo | None = None
+    #: pins of the server's verified chain, leaf first; recorded only when pins are checked
+    server_pins: tuple[str, ...] | None = None
     #: number of requests started on this connection (1 for a fresh one)
     requests: int = 0
     #: None when record tracing is unavailable on this interpreter

@@ -75,7 +75,9 @@ class LedgerServer:
     """A small, real SOAP server: document/literal ledger operations over HTTP(S).
 
     ``certfile``/``keyfile`` (or a ready ``ssl_context``) enable TLS; without
-    either it speaks plain HTTP.  ``soap12`` selects which WSDL ``?wsdl``
+    either it speaks plain HTTP.  ``client_ca`` (a CA file, with ``certfile``)
+    requires mutual TLS: a client must present a certificate that CA issued, and
+    :attr:`client_subjects` lists those seen.  ``soap12`` selects which WSDL ``?wsdl``
     returns (the endpoint answers both versions).  The server stops by itself
     after ``lifetime`` seconds.  Counters are thread-safe.
     """
@@ -90,11 +92,17 @@ class LedgerServer:
         ssl_context: ssl.SSLContext | None = None,
         soap12: bool = False,
         lifetime: float = 600.0,
+        client_ca: str | None = None,
     ) -> None:
         if keyfile is not None and certfile is None:
             raise ValueError("keyfile given without certfile")
+        if client_ca is not None and (ssl_context is not None or certfile is None):
+            raise ValueError("client_ca needs certfile (and no ssl_context: configure your own)")
         if ssl_context is None and certfile is not None:
             ssl_context = server_context(certfile, keyfile)
+            if client_ca is not None:  # mutual TLS: a client without a certificate is refused
+                ssl_context.load_verify_locations(cafile=client_ca)
+                ssl_context.verify_mode = ssl.CERT_REQUIRED
         self._ssl_context = ssl_context
         self._host = host
         self._requested_port = port
@@ -217,6 +225,11 @@ class LedgerServer:
         """Headers of the most recent SOAP POSTs (at most 1000), oldest first, as received."""
         with self._state.lock:
             return list(self._state.request_headers)
+
+    @property
+    def client_subjects(self) -> list[dict[str, str]]:
+        """Subjects (``{"commonName": ...}``) of the client certificates presented, in order."""
+        return self._httpd.seen_clients() if self._httpd is not None else []
 
     @property
     def connections_seen(self) -> int:
