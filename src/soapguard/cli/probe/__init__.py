@@ -9,7 +9,9 @@ Steps, each bounded by ``--timeout`` and all by ``--budget``:
    the widest soapguard allows) and per profile (modern, intermediate, legacy);
 3. one GET of the URL without and with ``max_fragment_length=512``: does the
    server honour the cap?
-4. with ``--call``: repeated calls under the current settings and candidates.
+4. with ``--call``: repeated calls under the current settings and candidates;
+5. identity: the chain's SPKI pins against ``SOAPGUARD_PINNED_KEYS``, certificates
+   that expire soon, and the client certificate loaded as a client would.
 
 Measurements are in :mod:`._cli_probe_tls`, :mod:`._cli_probe_cert` and
 :mod:`._cli_probe_calls`, conclusions in :mod:`._cli_probe_advice`, the human
@@ -33,6 +35,7 @@ from ...diagnostics.redact import redact_url
 from .. import config as _cli_config
 from . import advice, calls
 from . import cert as probe_cert
+from . import identity as probe_identity
 from . import tls as probe_tls
 from .render import render
 
@@ -160,6 +163,7 @@ def _probe(
             working = variant
     progress.done()
     report["certificate"] = _certificate(target, state)
+    report["identity"] = probe_identity.check(config, report["certificate"])
     report["record_size"] = None
     if working is not None and time.monotonic() < deadline:
         progress.update("record size: GET with and without max_fragment_length")
@@ -170,8 +174,8 @@ def _probe(
     report["calls"] = None
     if args.call:
         report["calls"] = _calls(args, config, report, deadline, call_args, progress)
-    report["problems"] = advice.problems(report)
-    report["notes"] = advice.notes(report)
+    report["problems"] = advice.problems(report) + probe_identity.problems(report["identity"])
+    report["notes"] = advice.notes(report) + probe_identity.notes(report["identity"])
     report["recommendations"] = advice.recommend(report, report["settings"])
     report["ok"] = not report["problems"]
     return report

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import identity
+
 
 def render(report: dict[str, Any]) -> None:
     """Print the probe report for people."""
@@ -21,6 +23,7 @@ def render(report: dict[str, Any]) -> None:
         else:
             print(f"  {label:<22} failed  {_error(row['error'])}")
     _print_certificate(report["certificate"])
+    identity.render(report["identity"])
     record = report.get("record_size")
     if not record:
         print("\nRecord size: not measured (no handshake succeeded, or no time left)")
@@ -72,7 +75,7 @@ def _print_certificate(cert: dict[str, Any]) -> None:
         print(
             f"  [{number}] subject {item['subject']}\n      issuer  {item['issuer']}\n"
             f"      expires {item['not_after']} ({item['days_left']} days)\n"
-            f"      sha256  {item['sha256']}"
+            f"      sha256  {item['sha256']}\n      pin     {item.get('spki_pin')}"
         )
 
 
