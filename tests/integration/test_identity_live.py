@@ -366,3 +366,12 @@ def test_a_client_certificate_expiring_soon_is_reported(
     assert event["tls.certificate.role"] == "client"
     assert 4 <= event["days_left"] <= 5
     assert "SOAPGUARD_CLIENT_CERT" in event["hint"]
+
+
+def test_the_ledger_requires_its_own_context_for_mutual_tls(
+    ca_file: str, cert_files: tuple[str, str]
+) -> None:
+    with pytest.raises(ValueError, match="client_ca"):
+        LedgerServer(ssl_context=server_context(*cert_files), client_ca=ca_file)
+    with pytest.raises(ValueError, match="client_ca"):
+        LedgerServer(client_ca=ca_file)  # plain HTTP cannot ask for a certificate

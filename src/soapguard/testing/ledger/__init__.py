@@ -13,7 +13,8 @@ directory (``ledger-types.xsd``, ``ledger-imported.wsdl``, ...).
 The demo certificate and key (:data:`DEMO_CERT_FILE`, :data:`DEMO_KEY_FILE`,
 CA :data:`DEMO_CA_FILE`) are **public**: they ship inside the package, so anyone
 can impersonate a server with them.  Use them for loopback demos only and never
-add :data:`DEMO_CA_FILE` to a trust store.
+add :data:`DEMO_CA_FILE` to a trust store.  The same goes for the demo client
+certificate of mutual-TLS demos (``DEMO_CLIENT_*``, password ``soapguard-demo``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,18 @@ from .http import server_context
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-__all__ = ["DEMO_CA_FILE", "DEMO_CERT_FILE", "DEMO_KEY_FILE", "LedgerServer", "wsdl_dir"]
+__all__ = [
+    "DEMO_CA_FILE",
+    "DEMO_CERT_FILE",
+    "DEMO_CLIENT_CA_FILE",
+    "DEMO_CLIENT_CERT_FILE",
+    "DEMO_CLIENT_KEY_FILE",
+    "DEMO_CLIENT_P12_FILE",
+    "DEMO_CLIENT_PASSWORD",
+    "DEMO_KEY_FILE",
+    "LedgerServer",
+    "wsdl_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +62,15 @@ DEMO_CA_FILE = str(_DATA.joinpath("demo-ca.pem"))
 DEMO_CERT_FILE = str(_DATA.joinpath("demo-cert.pem"))
 #: PUBLIC demo server private key (loopback demos only)
 DEMO_KEY_FILE = str(_DATA.joinpath("demo-key.pem"))
+#: PUBLIC CA of the demo client certificate: what a mutual-TLS demo server trusts
+DEMO_CLIENT_CA_FILE = str(_DATA.joinpath("demo-client-ca.pem"))
+#: PUBLIC demo client certificate, its key encrypted with :data:`DEMO_CLIENT_PASSWORD`
+DEMO_CLIENT_CERT_FILE = str(_DATA.joinpath("demo-client.pem"))
+DEMO_CLIENT_KEY_FILE = str(_DATA.joinpath("demo-client-key.pem"))
+#: the same certificate and key as one PKCS#12 file, under the same password
+DEMO_CLIENT_P12_FILE = str(_DATA.joinpath("demo-client.p12"))
+#: PUBLIC password of the demo client key and PKCS#12 file
+DEMO_CLIENT_PASSWORD = "soapguard-demo"  # noqa: S105 - public by design, like the key
 
 _SOURCE_WSDL_DIR = Path(__file__).resolve().parents[4] / "wsdl"
 _WSDL_ADDRESS_TAGS = (
@@ -116,9 +137,22 @@ class LedgerServer:
         self._timer: threading.Timer | None = None
 
     @classmethod
-    def demo(cls, *, port: int = 0, soap12: bool = False, lifetime: float = 600.0) -> LedgerServer:
-        """A 127.0.0.1 server with the PUBLIC demo certificate; clients trust DEMO_CA_FILE."""
-        return cls(DEMO_CERT_FILE, DEMO_KEY_FILE, port=port, soap12=soap12, lifetime=lifetime)
+    def demo(
+        cls, *, port: int = 0, soap12: bool = False, lifetime: float = 600.0, mtls: bool = False
+    ) -> LedgerServer:
+        """A 127.0.0.1 server with the PUBLIC demo certificate; clients trust DEMO_CA_FILE.
+
+        With ``mtls`` it also requires a client certificate from DEMO_CLIENT_CA_FILE
+        (the PUBLIC demo client certificate is one).
+        """
+        return cls(
+            DEMO_CERT_FILE,
+            DEMO_KEY_FILE,
+            port=port,
+            soap12=soap12,
+            lifetime=lifetime,
+            client_ca=DEMO_CLIENT_CA_FILE if mtls else None,
+        )
 
     # lifecycle -----------------------------------------------------------
 
