@@ -331,6 +331,7 @@ def test_what_is_not_reported(ca: trustme.CA, clock: Clock) -> None:
     expiry.notice(new_connection(server_der(ca, 60)), sink, Config())  # type: ignore[arg-type]
     expiry.notice(new_connection(server_der(ca, 10), reused=True), sink, Config())  # type: ignore[arg-type]
     expiry.notice(new_connection(server_der(ca, 10)), sink, Config(cert_expiry_warning=5))  # type: ignore[arg-type]
+    expiry.notice(new_connection(server_der(ca, 1)), sink, Config(cert_expiry_warning=0))  # type: ignore[arg-type]
     expiry.notice(Attempt(), sink, Config())  # type: ignore[arg-type]
     assert sink.seen == []
 

@@ -95,7 +95,7 @@ def notice(attempt: Attempt, emitter: Emitter, config: Config) -> None:
     Never raises: a warning must not break the call it is made in.
     """
     conn = attempt.conn
-    if conn is None or attempt.reused_connection is not False:
+    if conn is None or attempt.reused_connection is not False or config.cert_expiry_warning <= 0:
         return
     try:
         candidates: list[tuple[Role, str | None, bytes | CertInfo | None]] = [
