@@ -324,17 +324,22 @@ def test_a_server_certificate_expiring_in_ten_days_is_reported_once(
     server = expiring_server(ca, make_ledger, tmp_path, days=10)
     events: list[dict[str, Any]] = []
     config = Config(ca_bundle=ca_file, on_event=events.append)
+    # the WSDL comes from the server: the call reuses the connection that downloaded it
+    client = soapguard.Client(server.wsdl_url, config=config)
     with caplog.at_level("WARNING", logger="soapguard.diagnostics"):
-        call_balance(server, config)
+        client.service.GetBalance(account="42")
+    assert server.connections_seen == 1
     [event] = certificate_events(events)
     assert event["tls.certificate.role"] == "server"
     assert 9 <= event["days_left"] <= 10
-    assert event["server.address"] == "127.0.0.1"
+    assert event["server.address"] == "localhost"
     assert event["server.port"] == server.port
     assert "Testing cert" in (event["tls.certificate.subject"] or "")
     assert any(getattr(r, "soapguard", None) == event for r in caplog.records)
+    client.service.GetBalance(account="42")  # the same connection: not looked at again
     # another client, another new connection, the same certificate: not again today
     call_balance(server, config)
+    assert server.connections_seen == 2
     assert len(certificate_events(events)) == 1
 
 

@@ -303,11 +303,11 @@ def server_der(ca: trustme.CA, days: float) -> bytes:
     return der
 
 
-def new_connection(der: bytes | None, client: Any = None, *, reused: bool = False) -> Attempt:
+def new_connection(der: bytes | None, client: Any = None, *, noticed: bool = False) -> Attempt:
     info = parse(der) if der is not None else None
     conn = ConnInfo("soap.example", 8443, cert_sha256=info.sha256 if info else None, cert_der=der)
-    conn.client_cert = client
-    return Attempt(conn=conn, reused_connection=reused)
+    conn.client_cert, conn.expiry_noticed = client, noticed
+    return Attempt(conn=conn, reused_connection=noticed)
 
 
 def test_a_server_certificate_is_reported_once_a_day(ca: trustme.CA, clock: Clock) -> None:
@@ -329,7 +329,7 @@ def test_a_server_certificate_is_reported_once_a_day(ca: trustme.CA, clock: Cloc
 def test_what_is_not_reported(ca: trustme.CA, clock: Clock) -> None:
     sink = Events()
     expiry.notice(new_connection(server_der(ca, 60)), sink, Config())  # type: ignore[arg-type]
-    expiry.notice(new_connection(server_der(ca, 10), reused=True), sink, Config())  # type: ignore[arg-type]
+    expiry.notice(new_connection(server_der(ca, 10), noticed=True), sink, Config())  # type: ignore[arg-type]
     expiry.notice(new_connection(server_der(ca, 10)), sink, Config(cert_expiry_warning=5))  # type: ignore[arg-type]
     expiry.notice(new_connection(server_der(ca, 1)), sink, Config(cert_expiry_warning=0))  # type: ignore[arg-type]
     expiry.notice(Attempt(), sink, Config())  # type: ignore[arg-type]

@@ -1,18 +1,19 @@
 """Warnings before a certificate expires: ``soapguard.certificate_expiring``.
 
 Expired certificates are a classic outage that nothing announces.  When an
-attempt ends on a *new* connection, :func:`notice` looks at the certificate the
-server presented and at the configured client certificate (both recorded on the
-connection's :class:`~soapguard.transport.evidence.ConnInfo` at handshake time);
-one that expires within ``SOAPGUARD_CERT_EXPIRY_WARNING`` days is reported as one
-event, through the calling client's emitter.
+attempt ends on a connection no attempt has used before (new, or opened for the
+WSDL download), :func:`notice` looks at the certificate the server presented and
+at the configured client certificate (both recorded on the connection's
+:class:`~soapguard.transport.evidence.ConnInfo` at handshake time); one that
+expires within ``SOAPGUARD_CERT_EXPIRY_WARNING`` days is reported as one event,
+through the calling client's emitter.
 
 Each certificate is reported at most once per day per process, whichever client
 meets it: a busy service does not log a warning per connection, and an operator
 still sees one every day until the certificate is renewed.  The attempt loop
-calls :func:`notice` for every attempt, so a reused connection costs one
-attribute check and a certificate already reported today costs a dictionary
-look-up; only a certificate not yet judged today is parsed.
+calls :func:`notice` for every attempt, so a connection already looked at costs
+one attribute check and a certificate already judged today a dictionary look-up;
+only a certificate not yet judged today is parsed.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def notice(attempt: Attempt, emitter: Emitter, config: Config) -> None:
     Never raises: a warning must not break the call it is made in.
     """
     conn = attempt.conn
-    if conn is None or attempt.reused_connection is not False or config.cert_expiry_warning <= 0:
+    if conn is None or conn.expiry_noticed or config.cert_expiry_warning <= 0:
         return
+    conn.expiry_noticed = True
     try:
         candidates: list[tuple[Role, str | None, bytes | CertInfo | None]] = [
             ("server", conn.cert_sha256, conn.cert_der),

@@ -120,6 +120,9 @@ class ConnInfo:
     client_cert: CertInfo | None = None
     #: pins of the server's verified chain, leaf first; recorded only when pins are checked
     server_pins: tuple[str, ...] | None = None
+    #: an attempt loop has looked at its certificates' expiry (its first use may have been
+    #: a WSDL download, outside any call)
+    expiry_noticed: bool = False
     #: number of requests started on this connection (1 for a fresh one)
     requests: int = 0
     #: None when record tracing is unavailable on this interpreter
