@@ -242,7 +242,7 @@ def test_a_pin_mismatch_is_classified_never_retried_and_hinted() -> None:
     failure = classify(pin_chain(), attempt)
     assert (failure.type, failure.origin) == ("tls.pin_mismatch", "local")
     assert (failure.phase, failure.request_sent) == ("handshake", "none")
-    assert "sha256/LEAF" in failure.message
+    assert failure.message.startswith("the server's verified certificate chain (sha256/LEAF")
     decision = decide(failure, idempotent=True, attempt=1, max_attempts=3, remaining=60, sleep=0)
     assert (decision.retry, decision.reason) == (False, "non_retryable")
     ctx = CallContext("Svc", "GetBalance", "https://soap.example/svc", True, 3)
@@ -267,6 +267,7 @@ def test_pin_mismatch_is_a_certificate_error_that_pickles() -> None:
     assert isinstance(exc, ssl.SSLCertVerificationError)
     copy = pickle.loads(pickle.dumps(exc))
     assert (copy.presented, copy.pinned, str(copy)) == (exc.presented, exc.pinned, str(exc))
+    assert str(exc).startswith("the server's verified certificate chain (sha256/A, ")
 
 
 # -- expiry warnings -----------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class PinMismatch(ssl.SSLCertVerificationError):
                 "no verified certificate chain to compare with SOAPGUARD_PINNED_KEYS "
                 "(certificate verification is off); pins never replace verification"
             )
-        super().__init__(text)
+        super().__init__(ssl.SSL_ERROR_SSL, text)  # as _ssl raises it: str() is the text
         self.verify_message = text
         self.verify_code = X509_V_ERR_APPLICATION_VERIFICATION
 
