@@ -281,6 +281,24 @@ def test_a_wrong_pin_fails_before_any_request_byte_and_is_not_retried(
     assert [e["event"] for e in events] == ["soapguard.attempt_failed", "soapguard.call_failed"]
 
 
+def test_pins_are_checked_through_an_https_proxy_tunnel(
+    ledger: LedgerServer, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servers.connect_proxy import ConnectProxy
+
+    with ConnectProxy() as tunnel:
+        monkeypatch.setenv("HTTPS_PROXY", tunnel.url)
+        client = soapguard.Client(
+            WSDL, config=Config(ca_bundle=ca_file, pinned_keys=(wrong_pin(),))
+        )
+        service = client.create_service(BINDING, f"https://127.0.0.1:{ledger.port}/ledger")
+        with pytest.raises(requests.exceptions.SSLError) as info:
+            service.GetBalance(account="42")
+        assert tunnel.tunnels == [f"127.0.0.1:{ledger.port}"]
+    assert info.value.report["error.type"] == "tls.pin_mismatch"  # type: ignore[attr-defined]
+    assert ledger.requests_seen == 0
+
+
 def test_pins_never_replace_verification(
     proxied: tuple[LedgerServer, FaultProxy], ca_file: str, cert_files: tuple[str, str]
 ) -> None:

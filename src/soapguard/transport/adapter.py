@@ -80,7 +80,9 @@ class _Instrumented:
             try:
                 pins.check(tls_object, info)  # before any request byte
             except pins.PinMismatch:
-                self.close()  # type: ignore[attr-defined]
+                # the socket only: urllib3's close() would also forget that a proxy tunnel
+                # was open and report the mismatch as a proxy failure
+                self.sock.close()
                 raise
         progress = being_sent()
         if progress is not None:
