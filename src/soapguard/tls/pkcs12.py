@@ -37,6 +37,9 @@ _SEQUENCE, _INTEGER = 0x30, 0x02
 _RC2_PBE = (bytes.fromhex("060a2a864886f70d010c0105"), bytes.fromhex("060a2a864886f70d010c0106"))
 
 
+_NEEDS_EXTRA = (
+    "is a PKCS#12 file, which needs the cryptography package: pip install 'soapguard[mtls]'"
+)
 _NO_MEMORY_FILE = (
     "is a PKCS#12 file, which this system cannot load without writing the key to disk "
     "(no memfd or /dev/fd): convert it to PEM with an encrypted key"
@@ -80,8 +83,7 @@ def load(ctx: ssl.SSLContext, data: bytes, config: Config) -> CertInfo:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.serialization import pkcs12
     except ImportError:
-        fail(cert_at, "is a PKCS#12 file, which needs the cryptography package: "
-                      "pip install 'soapguard[mtls]'")  # fmt: skip
+        fail(cert_at, _NEEDS_EXTRA)
     key, cert, extra = _open(pkcs12, data, config, fail)
     if key is None:
         fail(cert_at, "holds no private key")
