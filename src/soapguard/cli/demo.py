@@ -119,10 +119,11 @@ def run_scenes(mtls: str | None = None, **overrides: Any) -> DemoResult:
     from .. import Config
     from ..testing import FaultProxy
     from ..testing.ledger import DEMO_CA_FILE, LedgerServer
+    from . import demo_mtls
 
     events: list[dict[str, Any]] = []
     settings = {**_DEMO_SETTINGS, "ca_bundle": DEMO_CA_FILE, "on_event": events.append}
-    config = Config(**{**settings, **_client_identity(mtls), **overrides})
+    config = Config(**{**settings, **demo_mtls.client_identity(mtls), **overrides})
     with (
         LedgerServer.demo(lifetime=_LIFETIME, mtls=mtls is not None) as server,
         FaultProxy(("127.0.0.1", server.port), lifetime=_LIFETIME) as proxy,
@@ -143,41 +144,10 @@ def run_scenes(mtls: str | None = None, **overrides: Any) -> DemoResult:
             _verify(scene, expected)
             scenes.append(scene)
         if mtls is not None:
-            scenes.append(_mutual_tls(len(scenes) + 1, mtls, server.client_subjects))
+            scene = demo_mtls.mutual_tls_scene(mtls, server.client_subjects)
+            scene.number = len(scenes) + 1
+            scenes.append(scene)
     return DemoResult(server.url, proxy_url, scenes, events)
-
-
-def _client_identity(mtls: str | None) -> dict[str, Any]:
-    """The Config fields that present the PUBLIC demo client certificate."""
-    from ..testing import ledger
-
-    if mtls is None:
-        return {}
-    # TLS 1.2: the fault proxy reads record headers only, and in TLS 1.3 a client's
-    # encrypted certificate records look like its first request to it
-    password = {"client_key_password": ledger.DEMO_CLIENT_PASSWORD, "tls_max_version": "1.2"}
-    if mtls == "p12":
-        return {"client_cert": ledger.DEMO_CLIENT_P12_FILE, **password}
-    return {
-        "client_cert": ledger.DEMO_CLIENT_CERT_FILE,
-        "client_key": ledger.DEMO_CLIENT_KEY_FILE,
-        **password,
-    }
-
-
-def _mutual_tls(number: int, mtls: str, subjects: list[dict[str, str]]) -> Scene:
-    form = "a PKCS#12 file" if mtls == "p12" else "PEM with an encrypted key"
-    scene = Scene(
-        number,
-        "Mutual TLS: every connection presented the demo client certificate",
-        f"The service requires a client certificate; the client loaded it from {form} "
-        "without writing the decrypted key anywhere (TLS 1.2 in this demo: its fault "
-        "proxy cannot tell a TLS 1.3 client certificate from the request).",
-    )
-    names = {subject.get("commonName") for subject in subjects}
-    scene.facts["client_certificates_seen"] = len(subjects)
-    scene.expect("the server saw the demo client certificate", names == {"soapguard demo client"})
-    return scene
 
 
 def _recover(service: Any, proxy: Any, server: Any, request_id: str) -> tuple[Scene, Expected]:

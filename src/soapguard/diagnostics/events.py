@@ -15,7 +15,7 @@ import functools
 import os
 import platform
 import ssl
-from typing import TYPE_CHECKING, Literal, TypedDict, cast
+from typing import Literal, TypedDict, cast
 
 from .._urls import origin
 from ..classify._util import header
@@ -25,9 +25,6 @@ from ..transport.evidence import Attempt, CallContext
 from .hints import hint_for
 from .redact import redact_text, redact_url
 
-if TYPE_CHECKING:
-    from ..tls.x509 import CertInfo
-
 __all__ = [
     "FIELDS",
     "SCHEMA_VERSION",
@@ -36,7 +33,6 @@ __all__ = [
     "Report",
     "attempt_event",
     "call_event",
-    "certificate_event",
     "report",
     "versions",
 ]
@@ -116,7 +112,8 @@ Event = TypedDict(
 )
 
 
-#: a certificate that expires within ``SOAPGUARD_CERT_EXPIRY_WARNING`` days
+#: a certificate that expires within ``SOAPGUARD_CERT_EXPIRY_WARNING`` days (built by
+#: :func:`soapguard.diagnostics.expiry.certificate_event`)
 CertificateEvent = TypedDict(
     "CertificateEvent",
     {
@@ -177,7 +174,8 @@ def _versions() -> dict[str, str | None]:
     }
 
 
-def _timestamp() -> str:
+def timestamp() -> str:
+    """Now, as events write it: ISO-8601 UTC with milliseconds."""
     now = datetime.datetime.now(datetime.timezone.utc)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -199,7 +197,7 @@ def _skeleton(kind: Kind, ctx: CallContext) -> Event:
     target = origin(ctx.url)
     event["event"] = kind
     event["schema_version"] = SCHEMA_VERSION
-    event["timestamp"] = _timestamp()
+    event["timestamp"] = timestamp()
     event["rpc.system"] = "soap"
     event["rpc.service"] = ctx.service
     event["rpc.method"] = ctx.method
@@ -327,43 +325,6 @@ def call_event(
     event["duration_ms"] = duration_ms
     event["outcome"] = (attempts[-1]["outcome"] if attempts else "failed") if failed else "ok"
     return event
-
-
-def certificate_event(
-    role: Literal["server", "client"],
-    cert: CertInfo,
-    *,
-    days_left: int,
-    host: str | None,
-    port: int | None,
-) -> CertificateEvent:
-    """The ``soapguard.certificate_expiring`` event for ``cert`` (met on ``host:port``)."""
-    when = "has expired" if days_left < 0 else f"expires in {days_left} day(s)"
-    if role == "server":
-        hint = (
-            f"The certificate of {host}:{port} {when} ({cert.not_after_text}), so ask the "
-            "server's operators to renew it before then; calls will fail once it expires."
-        )
-    else:
-        hint = (
-            f"The client certificate in SOAPGUARD_CLIENT_CERT {when} ({cert.not_after_text}), "
-            "so request a new one and point SOAPGUARD_CLIENT_CERT at it before then; the "
-            "client cannot be built once it has expired."
-        )
-    return {
-        "event": "soapguard.certificate_expiring",
-        "schema_version": SCHEMA_VERSION,
-        "timestamp": _timestamp(),
-        "tls.certificate.role": role,
-        "tls.certificate.subject": cert.subject,
-        "tls.certificate.not_after": cert.not_after_text,
-        "tls.certificate.sha256": cert.sha256,
-        "days_left": days_left,
-        "server.address": host,
-        "server.port": port,
-        "hint": hint,
-        "process.pid": os.getpid(),
-    }
 
 
 def report(final: Event, attempts: list[Event]) -> Report:

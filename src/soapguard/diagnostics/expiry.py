@@ -30,9 +30,9 @@ from ..config import Config
 from ..tls.x509 import CertInfo, parse
 from ..transport.evidence import Attempt
 from .emit import Emitter
-from .events import certificate_event
+from .events import SCHEMA_VERSION, CertificateEvent, timestamp
 
-__all__ = ["ExpiryWatch", "notice", "watch"]
+__all__ = ["ExpiryWatch", "certificate_event", "notice", "watch"]
 
 # not under ``soapguard.diagnostics``: that logger carries events only
 logger = logging.getLogger("soapguard.expiry")
@@ -116,3 +116,40 @@ def notice(attempt: Attempt, emitter: Emitter, config: Config) -> None:
                 emitter.emit(event)
     except Exception:
         logger.debug("could not check certificate expiry", exc_info=True)
+
+
+def certificate_event(
+    role: Literal["server", "client"],
+    cert: CertInfo,
+    *,
+    days_left: int,
+    host: str | None,
+    port: int | None,
+) -> CertificateEvent:
+    """The ``soapguard.certificate_expiring`` event for ``cert`` (met on ``host:port``)."""
+    when = "has expired" if days_left < 0 else f"expires in {days_left} day(s)"
+    if role == "server":
+        hint = (
+            f"The certificate of {host}:{port} {when} ({cert.not_after_text}), so ask the "
+            "server's operators to renew it before then; calls will fail once it expires."
+        )
+    else:
+        hint = (
+            f"The client certificate in SOAPGUARD_CLIENT_CERT {when} ({cert.not_after_text}), "
+            "so request a new one and point SOAPGUARD_CLIENT_CERT at it before then; the "
+            "client cannot be built once it has expired."
+        )
+    return {
+        "event": "soapguard.certificate_expiring",
+        "schema_version": SCHEMA_VERSION,
+        "timestamp": timestamp(),
+        "tls.certificate.role": role,
+        "tls.certificate.subject": cert.subject,
+        "tls.certificate.not_after": cert.not_after_text,
+        "tls.certificate.sha256": cert.sha256,
+        "days_left": days_left,
+        "server.address": host,
+        "server.port": port,
+        "hint": hint,
+        "process.pid": os.getpid(),
+    }
