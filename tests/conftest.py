@@ -30,6 +30,7 @@ if _HELPERS not in sys.path:
     sys.path.insert(0, _HELPERS)
 
 if TYPE_CHECKING:
+    from identities import ClientIdentity
     from servers.spyne_app import SpyneServer
 
 _ENV_TO_CLEAR = (
@@ -82,6 +83,18 @@ def cert_files(
     chain.write_bytes(b"".join(blob.bytes() for blob in server_cert.cert_chain_pems))
     server_cert.private_key_pem.write_to_path(str(key))
     return str(chain), str(key)
+
+
+#: the password of every encrypted key and PKCS#12 file of :func:`client_identity`
+CLIENT_KEY_PASSWORD = "Identity-Pa55word-2291"
+
+
+@pytest.fixture(scope="session")
+def client_identity(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> ClientIdentity:
+    """A client certificate of the session CA, as PEM (plain and encrypted key) and PKCS#12."""
+    from identities import make_identity
+
+    return make_identity(ca, tmp_path_factory.mktemp("client-id"), password=CLIENT_KEY_PASSWORD)
 
 
 @pytest.fixture

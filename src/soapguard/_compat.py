@@ -17,8 +17,11 @@ The zeep accessors below are the only code that reads zeep's private attributes.
 
 from __future__ import annotations
 
+import _ssl
 import functools
 import importlib
+import ssl
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -132,6 +135,10 @@ PRIVATE_ATTRIBUTES: tuple[Private, ...] = (
        extra="async"),
     _p("httpcore", "AsyncConnectionPool", "_ssl_context",
        "prove httpx handed httpcore soapguard's SSL context", instance=True, extra="async"),
+    # CPython 3.10-3.12: the verified chain (public as SSLSocket.get_verified_chain from 3.13)
+    _p("_ssl", "_SSLSocket", "get_verified_chain", "check pinned keys before 3.13"),
+    _p("_ssl", "Certificate", "public_bytes", "a verified chain's certificates as DER"),
+    _p("ssl", "SSLObject", "_sslobj", "the _ssl object behind a socket", instance=True),
 )  # fmt: skip
 
 
@@ -195,6 +202,23 @@ def zeep_refusals() -> tuple[type[BaseException], ...]:
 
     names = ("DTDForbidden", "EntitiesForbidden", "ExternalReferenceForbidden")
     return tuple(cls for name in names if isinstance(cls := getattr(zx, name, None), type))
+
+
+# -- CPython accessors -----------------------------------------------------------------------
+
+
+def verified_chain(tls: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
+    """The DER certificates of the chain OpenSSL verified for ``tls``, leaf first.
+
+    Public API from Python 3.13; on 3.10-3.12 the private ``_sslobj`` method that
+    3.13 made public.  Empty when nothing was verified (or the connection is closed).
+    """
+    if sys.version_info >= (3, 13):
+        return [bytes(der) for der in tls.get_verified_chain() or ()]
+    inner: Any = getattr(tls, "_sslobj", None)
+    if inner is None:
+        return []
+    return [cert.public_bytes(_ssl.ENCODING_DER) for cert in inner.get_verified_chain() or ()]
 
 
 # -- dependency check ------------------------------------------------------------------------

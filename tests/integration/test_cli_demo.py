@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from soapguard.cli import demo as _cli_demo
 from soapguard.cli import main
@@ -96,3 +97,22 @@ def test_demo_as_a_subprocess() -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
     assert result.stderr == ""  # no diagnostics log spam
+
+
+@pytest.mark.parametrize("form", ["pem", "p12"])
+def test_demo_with_mutual_tls(capsys: pytest.CaptureFixture[str], form: str) -> None:
+    assert main(["demo", "--mtls", form, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True
+    *calls, mutual = doc["scenes"]
+    assert len(calls) == 3  # the same three scenes, now over mutual TLS
+    assert mutual["checks"] == [
+        {"expectation": "the server saw the demo client certificate", "ok": True}
+    ]
+    assert mutual["facts"]["client_certificates_seen"] >= 4
+
+
+def test_demo_mutual_tls_server_refuses_a_client_without_its_certificate() -> None:
+    with pytest.raises(requests.exceptions.SSLError):  # already loading the WSDL
+        _cli_demo.run_scenes(mtls="pem", client_cert=None, client_key=None,
+                             client_key_password=None)  # fmt: skip

@@ -11,19 +11,22 @@ import json
 import logging
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import trustme
 import zeep.exceptions
 from zeep.wsse.username import UsernameToken
 
 import soapguard
 from faulty import BINDING
+from identities import ClientIdentity, make_identity
 from servers.echo import EchoServer
 from soapguard import Config
+from soapguard.cli import main
 from soapguard.testing import Fault, FaultProxy
 from soapguard.testing.ledger import LedgerServer
 from soapguard.testing.ledger.http import server_context
@@ -34,7 +37,8 @@ ACCOUNT = "Canary-Account-0042"
 URL_PASSWORD = "Canary-UrlPass-5512"
 QUERY_TOKEN = "Canary-Query-Token-9083"
 COOKIE = "Canary-Cookie-Value-6620"
-SECRETS = (PASSWORD, BEARER, ACCOUNT, URL_PASSWORD, QUERY_TOKEN, COOKIE)
+KEY_PASSWORD = "Canary-KeyPass-3390"
+SECRETS = (PASSWORD, BEARER, ACCOUNT, URL_PASSWORD, QUERY_TOKEN, COOKIE, KEY_PASSWORD)
 WSDL = Path(__file__).resolve().parents[2] / "wsdl" / "ledger.wsdl"
 
 
@@ -239,3 +243,92 @@ def test_a_short_password_is_masked_by_name_and_garbles_no_client(
     posts = [r for r in capture_everything.rendered if "wsse:Password" in r]
     assert posts  # the payload was logged, the password element masked by name
     assert all(">1</wsse:Password>" not in r and ">***</wsse:Password>" in r for r in posts)
+
+
+# -- the client key password ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def canary_identity(ca: trustme.CA, tmp_path: Path) -> ClientIdentity:
+    return make_identity(ca, tmp_path / "id", password=KEY_PASSWORD)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("form", ["p12", "encrypted_pem"])
+def test_the_client_key_password_reaches_no_log_file_exception_report_or_config_output(
+    capture_everything: Everything,
+    make_ledger: Callable[..., LedgerServer],
+    ca_file: str,
+    canary_identity: ClientIdentity,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    form: str,
+) -> None:
+    server = make_ledger(client_ca=ca_file)
+    events_file = tmp_path / "events.jsonl"
+    if form == "p12":
+        files = {"SOAPGUARD_CLIENT_CERT": canary_identity.p12}
+    else:
+        files = {"SOAPGUARD_CLIENT_CERT": canary_identity.cert,
+                 "SOAPGUARD_CLIENT_KEY": canary_identity.encrypted_key}  # fmt: skip
+    env = {**files, "SOAPGUARD_CLIENT_KEY_PASSWORD": KEY_PASSWORD}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = Config.from_env(
+        ca_bundle=ca_file,
+        tls_max_version="1.2",  # the proxy's faults land on response records, not the handshake
+        log_payloads=True,
+        diagnostics_file=str(events_file),
+        max_attempts=2,
+        idempotent_operations=("GetBalance",),
+        backoff_initial=0.001,
+        backoff_max=0.001,
+    )
+    client = soapguard.Client(server.wsdl_url, config=config)
+    with FaultProxy(upstream=("127.0.0.1", server.port)) as proxy:
+        service = client.create_service(BINDING, f"https://127.0.0.1:{proxy.port}/ledger")
+        assert service.GetBalance(account="1").account == "1"
+        proxy.add_fault(Fault.flip_response_record(n=1), times=2)
+        with pytest.raises(requests.exceptions.SSLError) as info:
+            service.GetBalance(account="1")
+    assert server.client_subjects  # the key was really used
+    assert_exception_clean(info.value)
+    assert_clean(repr(config), "repr(Config)")
+    for line in events_file.read_text().splitlines():
+        assert_clean(line, "the diagnostics file")
+    assert main(["config", "--json"]) == 0
+    shown = capsys.readouterr().out
+    assert_clean(shown, "soapguard config")
+    assert {"variable": "SOAPGUARD_CLIENT_KEY_PASSWORD", "value": "***"}.items() <= next(
+        row for row in json.loads(shown)["settings"] if row["field"] == "client_key_password"
+    ).items()
+    for i, rendered in enumerate(capture_everything.rendered):
+        assert_clean(rendered, f"log record #{i}")
+
+
+@pytest.mark.parametrize("form", ["p12", "encrypted_pem"])
+def test_a_wrong_client_key_password_is_named_but_shown_nowhere(
+    capture_everything: Everything,
+    canary_identity: ClientIdentity,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    form: str,
+) -> None:
+    wrong = "Canary-Wrong-KeyPass-1207"
+    monkeypatch.setenv("SOAPGUARD_CLIENT_KEY_PASSWORD", wrong)
+    if form == "p12":
+        monkeypatch.setenv("SOAPGUARD_CLIENT_CERT", canary_identity.p12)
+    else:
+        monkeypatch.setenv("SOAPGUARD_CLIENT_CERT", canary_identity.cert)
+        monkeypatch.setenv("SOAPGUARD_CLIENT_KEY", canary_identity.encrypted_key)
+    with pytest.raises(soapguard.ConfigError) as info:
+        soapguard.Client(str(WSDL))
+    assert [name for name, _ in info.value.problems] == ["SOAPGUARD_CLIENT_KEY_PASSWORD"]
+    text = repr(info.value) + "".join(traceback.format_exception(info.value))
+    assert main(["config"]) == 1  # the same problem, reported by variable
+    out = capsys.readouterr()
+    assert "SOAPGUARD_CLIENT_KEY_PASSWORD: does not decrypt" in out.err
+    for where in (text, out.out, out.err, *capture_everything.rendered):
+        assert wrong not in where
+        assert KEY_PASSWORD not in where

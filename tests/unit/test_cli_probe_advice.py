@@ -192,12 +192,6 @@ def test_profile_recommended_when_its_calls_fail_less() -> None:
     assert lines(report) == ["SOAPGUARD_TLS_PROFILE=legacy"]
 
 
-def test_expiring_certificate_is_a_note() -> None:
-    report = {"handshakes": [], "certificate": {"chain": [{"days_left": 5}]}}
-    assert notes(report) == ["the server certificate expires in 5 days"]
-    assert problems(report) == []
-
-
 @pytest.mark.parametrize(
     ("host", "names", "match"),
     [

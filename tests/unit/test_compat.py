@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ def samples() -> dict[str, object]:
 
     client = zeep.Client(str(wsdl_dir() / "ledger.wsdl"))
     service = client.service
+    tls_client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return {
         "OperationProxy": service["GetBalance"],
         "ServiceProxy": service,
@@ -34,6 +36,7 @@ def samples() -> dict[str, object]:
         "AsyncClient": httpx.AsyncClient(),
         "AsyncHTTPTransport": httpx.AsyncHTTPTransport(),
         "AsyncConnectionPool": httpcore.AsyncConnectionPool(),
+        "SSLObject": tls_client.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="x"),
     }
 
 

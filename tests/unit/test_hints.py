@@ -267,6 +267,7 @@ EVIDENCE: dict[str, dict[str, Any]] = {
         "EE certificate key too weak (_ssl.c:1006)",
     ),
     "handshake_failure": event(error__type="tls.handshake_failure", error__origin="peer"),
+    "pin_mismatch": event(error__type="tls.pin_mismatch", tls__server__pins=["sha256/AAAA"]),
     "redirect": event(
         error__type="http.status",
         http__response__status_code=307,

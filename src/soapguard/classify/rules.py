@@ -26,6 +26,7 @@ import urllib3.exceptions as u3
 import zeep.exceptions as zx
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameError
 
+from ..tls.pins import PinMismatch
 from ..transport.evidence import Attempt, Phase
 from ._util import first, last, safe_getattr, safe_str, timed_out
 from .tls import (
@@ -47,6 +48,7 @@ TYPES = frozenset(
         *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
         "timeout.pool",
         *("tls.legacy_renegotiation", "tls.dh_key_too_small", "tls.renegotiation_refused"),
+        "tls.pin_mismatch",
     }
 )
 #: the alert a client sends when it declines the server's request to renegotiate:
@@ -283,6 +285,14 @@ def _refused(f: Facts) -> Verdict | None:
     return Verdict("connection.refused", evidence, phase="connect", not_sent=True)
 
 
+def _pin(f: Facts) -> Verdict | None:
+    """The verified chain held no pinned key: refused by us, before any request byte."""
+    exc = f.find(lambda e: isinstance(e, PinMismatch))
+    if exc is None:
+        return None
+    return Verdict("tls.pin_mismatch", exc, "local", "handshake", not_sent=True)
+
+
 def _tls(f: Facts) -> Verdict | None:
     found = [e for e in f.chain if is_tls_error(e)]
     if not found:
@@ -405,6 +415,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _renegotiation_refused,
     _timeout,
     _refused,
+    _pin,
     _tls,
     _reset,
     _httpx_protocol,

@@ -11,6 +11,13 @@ certificate) behind a :class:`~soapguard.testing.FaultProxy`, and a
 3. a ``Transfer`` whose connection is reset before any byte left is retried
    transparently and executed once.
 
+With ``--mtls`` (``pem``, the default, or ``p12``) the service also requires a client
+certificate, and the client presents the PUBLIC demo one: an encrypted PEM key or a
+PKCS#12 file, both under the public password ``soapguard-demo`` (``p12`` needs the
+``mtls`` extra).  A fourth check then says that the server saw it.  These runs use
+TLS 1.2: the fault proxy judges records by their headers, and a TLS 1.3 client's
+encrypted certificate would look like the start of its request.
+
 Every expectation is checked; the command exits 1 if any behaviour is wrong.
 """
 
@@ -28,6 +35,7 @@ import requests
 
 from ._exit import OK as EXIT_OK
 from ._exit import PROBLEM as EXIT_PROBLEM
+from ._exit import USAGE as EXIT_USAGE
 
 BINDING = "{urn:soapguard:ledger}LedgerSoapBinding"
 #: settings that keep the demo fast; a test may override any Config field
@@ -93,22 +101,34 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "nothing but the package; exits 1 if any behaviour is not as expected."
         ),
     )
+    parser.add_argument(
+        "--mtls",
+        nargs="?",
+        const="pem",
+        choices=("pem", "p12"),
+        help="the service requires a client certificate; the client presents the PUBLIC "
+        "demo one as PEM with an encrypted key (default) or as a PKCS#12 file",
+    )
     parser.set_defaults(run=run)
 
 
-def run_scenes(**overrides: Any) -> DemoResult:
-    """Run the three scenes; ``overrides`` replace Config fields (e.g. for a negative test)."""
+def run_scenes(mtls: str | None = None, **overrides: Any) -> DemoResult:
+    """Run the three scenes; ``overrides`` replace Config fields (e.g. for a negative test).
+
+    ``mtls`` (``"pem"`` or ``"p12"``) makes the service require the demo client certificate.
+    """
     import soapguard
 
     from .. import Config
     from ..testing import FaultProxy
     from ..testing.ledger import DEMO_CA_FILE, LedgerServer
+    from . import demo_mtls
 
     events: list[dict[str, Any]] = []
     settings = {**_DEMO_SETTINGS, "ca_bundle": DEMO_CA_FILE, "on_event": events.append}
-    config = Config(**{**settings, **overrides})
+    config = Config(**{**settings, **demo_mtls.client_identity(mtls), **overrides})
     with (
-        LedgerServer.demo(lifetime=_LIFETIME) as server,
+        LedgerServer.demo(lifetime=_LIFETIME, mtls=mtls is not None) as server,
         FaultProxy(("127.0.0.1", server.port), lifetime=_LIFETIME) as proxy,
     ):
         # an IP address: "localhost" would also try ::1, where nothing listens
@@ -125,6 +145,10 @@ def run_scenes(**overrides: Any) -> DemoResult:
             scene.events = events[first_event:]
             scene.facts["connections_opened"] = proxy.stats().connections - connections
             _verify(scene, expected)
+            scenes.append(scene)
+        if mtls is not None:
+            scene = demo_mtls.mutual_tls_scene(mtls, server.client_subjects)
+            scene.number = len(scenes) + 1
             scenes.append(scene)
     return DemoResult(server.url, proxy_url, scenes, events)
 
@@ -236,7 +260,14 @@ def _verify(scene: Scene, want: Expected) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_scenes()
+    from ..errors import ConfigError
+    from .config import report_problems
+
+    try:
+        result = run_scenes(mtls=args.mtls)
+    except ConfigError as exc:  # e.g. --mtls p12 without the cryptography package
+        report_problems(exc, args.json)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps(_document(result), indent=2, default=str))
     else:
@@ -268,14 +299,10 @@ def _print(result: DemoResult) -> None:
         print(f"{scene.number}. {scene.title}")
         print(f"   {scene.explanation}")
         facts = scene.facts
-        if "raised" in facts:
-            print(f"   -> raised {facts['raised']}: {facts['error']}")
+        if "client_certificates_seen" in facts:
+            print(f"   client certificates seen by the server: {facts['client_certificates_seen']}")
         else:
-            print(f"   -> returned {facts.get('result')}")
-        print(f"   connections opened: {facts['connections_opened']}", end="")
-        if "server_executions" in facts:
-            print(f"; server executions of this requestId: {facts['server_executions']}", end="")
-        print()
+            _print_call(facts)
         for text, passed in scene.checks:
             print(f"   [{'ok' if passed else 'FAIL'}] {text}")
         print()
@@ -285,6 +312,17 @@ def _print(result: DemoResult) -> None:
         if event.get("hint"):
             print(f"      hint: {event['hint']}")
     print(f"\n{'all behaviour as expected' if result.ok else 'UNEXPECTED BEHAVIOUR (exit 1)'}")
+
+
+def _print_call(facts: dict[str, Any]) -> None:
+    if "raised" in facts:
+        print(f"   -> raised {facts['raised']}: {facts['error']}")
+    else:
+        print(f"   -> returned {facts.get('result')}")
+    print(f"   connections opened: {facts['connections_opened']}", end="")
+    if "server_executions" in facts:
+        print(f"; server executions of this requestId: {facts['server_executions']}", end="")
+    print()
 
 
 def event_line(event: dict[str, Any]) -> str:

@@ -33,7 +33,11 @@ def _level(event: Mapping[str, Any]) -> int:
         return logging.WARNING
     if kind == "soapguard.call_failed":
         return logging.WARNING if event.get("error.type") == "soap.fault" else logging.ERROR
-    if kind in ("soapguard.call_recovered", "soapguard.circuit_opened"):
+    if kind in (
+        "soapguard.call_recovered",
+        "soapguard.circuit_opened",
+        "soapguard.certificate_expiring",
+    ):
         return logging.WARNING
     return logging.INFO
 
@@ -47,6 +51,14 @@ def _summary(event: Mapping[str, Any]) -> str:
             wait = f"next probe in {event.get('open_seconds')}s"
             return f"{kind} {event.get('url.full')}: {counted}; {wait}"
         return f"{kind} {event.get('url.full')}: the probe call succeeded"
+    if kind == "soapguard.certificate_expiring":
+        role, subject = event.get("tls.certificate.role"), event.get("tls.certificate.subject")
+        return (
+            f"{kind} {role} certificate {subject}"
+            f" of {event.get('server.address')}:{event.get('server.port')} expires "
+            f"{event.get('tls.certificate.not_after')} ({event.get('days_left')} days left): "
+            f"hint: {event.get('hint')}"
+        )
     method = ".".join(str(p) for p in (event.get("rpc.service"), event.get("rpc.method")) if p)
     head = f"{kind} {method or event.get('url.full')}"
     if kind == "soapguard.attempt_failed":

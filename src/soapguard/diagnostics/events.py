@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FIELDS",
     "SCHEMA_VERSION",
+    "CertificateEvent",
     "Event",
     "Report",
     "attempt_event",
@@ -109,6 +110,7 @@ Event = TypedDict(
         "tls.recent_records_out": "list[int] | None",
         "tls.alert_in": "str | None",
         "tls.alert_out": "str | None",
+        "tls.server.pins": "list[str] | None",
         "connection.created_pid": "int | None",
         "http.response.status_code": "int | None",
         "http.response.header.location": "str | None",
@@ -122,6 +124,27 @@ Event = TypedDict(
         "config.max_record_size": "int | None",
         "config.read_timeout": "float | None",
         "config.deadline": "float | None",
+    },
+)
+
+
+#: a certificate that expires within ``SOAPGUARD_CERT_EXPIRY_WARNING`` days (built by
+#: :func:`soapguard.diagnostics.expiry.certificate_event`)
+CertificateEvent = TypedDict(
+    "CertificateEvent",
+    {
+        "event": str,
+        "schema_version": int,
+        "timestamp": str,
+        "tls.certificate.role": str,
+        "tls.certificate.subject": "str | None",
+        "tls.certificate.not_after": str,
+        "tls.certificate.sha256": str,
+        "days_left": int,
+        "server.address": "str | None",
+        "server.port": "int | None",
+        "hint": str,
+        "process.pid": int,
     },
 )
 
@@ -169,7 +192,8 @@ def _versions() -> dict[str, str | None]:
     }
 
 
-def _timestamp() -> str:
+def timestamp() -> str:
+    """Now, as events write it: ISO-8601 UTC with milliseconds."""
     now = datetime.datetime.now(datetime.timezone.utc)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -191,7 +215,7 @@ def _skeleton(kind: Kind, ctx: CallContext) -> Event:
     target = origin(ctx.url)
     event["event"] = kind
     event["schema_version"] = SCHEMA_VERSION
-    event["timestamp"] = _timestamp()
+    event["timestamp"] = timestamp()
     event["rpc.system"] = "soap"
     event["rpc.service"] = ctx.service
     event["rpc.method"] = ctx.method
@@ -242,6 +266,8 @@ def _observed(event: Event, attempt: Attempt) -> None:
     event["tls.security_level"] = conn.security_level
     event["connection.requests"] = conn.requests
     event["connection.created_pid"] = conn.created_pid
+    if conn.server_pins is not None:
+        event["tls.server.pins"] = list(conn.server_pins)
     rec = conn.records
     if rec is None:
         return
@@ -363,7 +389,7 @@ def circuit_event(endpoint: str, transition: Transition) -> dict[str, object]:
     return {
         "event": f"soapguard.circuit_{transition.kind}",
         "schema_version": SCHEMA_VERSION,
-        "timestamp": _timestamp(),
+        "timestamp": timestamp(),
         "url.full": redact_url(endpoint),
         "server.address": target.host or None,
         "server.port": target.port,

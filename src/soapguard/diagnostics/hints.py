@@ -336,6 +336,25 @@ LEGACY_PEER_RULES: tuple[HintRule, ...] = (
     ),
 )
 
+
+def _pin_text(event: Event) -> str:
+    presented = event.get("tls.server.pins")
+    if not isinstance(presented, list) or not presented:
+        return (
+            "No verified certificate chain was available to compare with "
+            "SOAPGUARD_PINNED_KEYS, which happens when code switches certificate verification "
+            "off: pins never replace verification, so turn it back on."
+        )
+    leaf = presented[0]
+    others = f" (and {len(presented) - 1} more up its chain)" if len(presented) > 1 else ""
+    return (
+        f"The server presented the key {leaf}{others}, which is not in SOAPGUARD_PINNED_KEYS: "
+        f"if its key was rotated on purpose add {leaf} to SOAPGUARD_PINNED_KEYS (keep the old "
+        "pin until every server has the new key), otherwise something on the path is "
+        "intercepting TLS."
+    )
+
+
 RULES: tuple[HintRule, ...] = (
     HintRule("cancelled", _cancelled, _text(_CANCELLED_TEXT)),
     HintRule("pool_timeout", _when("timeout.pool"), _text(_POOL_TEXT)),
@@ -348,6 +367,7 @@ RULES: tuple[HintRule, ...] = (
     HintRule("cbc_suite", _cbc, _cbc_text),
     HintRule("stale_connection", _stale, _stale_text),
     *LEGACY_PEER_RULES,
+    HintRule("pin_mismatch", _when("tls.pin_mismatch"), _pin_text),
     HintRule(
         "certificate",
         _when("tls.certificate"),

@@ -38,7 +38,7 @@ from .._urls import origin
 from ..classify.core import EXCHANGE_ERRORS, ErrorFactory, classify
 from ..classify.failure import Failure
 from ..config import Config
-from ..diagnostics import otel
+from ..diagnostics import expiry, otel
 from ..diagnostics.emit import Emitter
 from ..diagnostics.events import (
     Event,
@@ -212,6 +212,7 @@ class Call:
             idempotency_key=self.ctx.idempotency_key,
             message_id=self.ctx.message_id,
         )
+        self._current = attempt
         if now >= self.deadline_at:
             failure = Failure(
                 "timeout.deadline",
@@ -224,6 +225,7 @@ class Call:
 
     def failed(self, attempt: Attempt, exc: BaseException) -> _Retry | _Raise | None:
         """What to do after ``attempt`` raised ``exc``; ``None``: not ours, re-raise it."""
+        expiry.notice(attempt, self.runner.emitter, self.config)
         if not attempt.entered or not isinstance(exc, self.runner.exchange_errors):
             if attempt.entered and isinstance(exc, asyncio.CancelledError):
                 self._cancelled(attempt)
@@ -244,6 +246,7 @@ class Call:
         return _Retry(decision.sleep)
 
     def succeeded(self) -> None:
+        expiry.notice(self._current, self.runner.emitter, self.config)
         self._end(succeeded=True)
         if self.events:
             self._emit_call("soapguard.call_recovered")

@@ -2,7 +2,10 @@
 
 * :mod:`.context` -- profiles, cipher strings, the context cache, connection facts;
 * :mod:`._openssl` -- a validated ctypes bridge for what Python's ``ssl`` cannot set;
-* :mod:`.trace` -- TLS record sizes and alerts per connection.
+* :mod:`.trace` -- TLS record sizes and alerts per connection;
+* :mod:`.material`, :mod:`.pkcs12` -- CA and client certificates (PEM or PKCS#12);
+* :mod:`.pins` -- the pinned-key check on every new connection; :mod:`.x509` the few
+  certificate fields pins and expiry warnings read.
 """
 
 from __future__ import annotations

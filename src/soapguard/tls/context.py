@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from ..config import Config, label
 from ..errors import ConfigError
 from ..transport.evidence import ConnInfo
-from . import _openssl, profiles
+from . import _openssl, pins, profiles
 from . import trace as _trace
-from .material import load_ca, load_client_cert
+from .material import client_certificate, load_ca, load_client_cert
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class CapsState:
 _TLS_FIELDS = (
     "tls_profile", "tls_min_version", "tls_max_version", "ciphers", "tls13_ciphersuites",
     "max_record_size", "ca_bundle", "client_cert", "client_key", "client_key_password",
-    "tls_security_level", "tls_legacy_renegotiation", "trace_records",
+    "tls_security_level", "tls_legacy_renegotiation", "trace_records", "pinned_keys",
 )  # fmt: skip
 
 
@@ -197,6 +197,7 @@ def _build(config: Config, verify: bool | str, ca_source: str) -> ssl.SSLContext
     else:
         load_ca(ctx, config.ca_bundle, label(config, "ca_bundle"), show_path=False)
     load_client_cert(ctx, config)
+    pins.register(ctx, config.pinned_keys)
     if config.trace_records and _trace.available():
         _trace.install(ctx)
     _caps[ctx] = _apply_caps(ctx, config)
@@ -302,6 +303,8 @@ def describe_connection(sock: ssl.SSLSocket | ssl.SSLObject, info: ConnInfo) -> 
     info.security_level = sock.context.security_level
     der = sock.getpeercert(binary_form=True)
     info.cert_sha256 = hashlib.sha256(der).hexdigest() if der else None
+    info.cert_der = der or None
+    info.client_cert = client_certificate(sock.context)
     caps = caps_state(sock.context)
     info.caps_applied = caps.applied
     info.max_send_fragment = caps.max_send_fragment

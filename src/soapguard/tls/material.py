@@ -15,14 +15,21 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import time
+import weakref
 from typing import NoReturn
 
 from ..config import Config, label
 from ..config._vars import truncate
 from ..errors import ConfigError
+from . import pkcs12
+from .x509 import CertInfo, first_pem_certificate, parse
 
 #: a name ``openssl rehash`` gives a CA certificate (or CRL) in a CA directory
 _HASHED = re.compile(r"[0-9a-f]{8}\.r?\d+")
+#: the most of a client certificate file read (a PEM chain or PKCS#12 file is kilobytes)
+_MAX_CERT_FILE = 1 << 20
+_CLIENT: weakref.WeakKeyDictionary[ssl.SSLContext, CertInfo] = weakref.WeakKeyDictionary()
 
 
 def load_ca(ctx: ssl.SSLContext, path: str | None, where: str, *, show_path: bool) -> None:
@@ -50,21 +57,49 @@ def load_ca(ctx: ssl.SSLContext, path: str | None, where: str, *, show_path: boo
         fail(_os_problem(exc))
 
 
-def load_client_cert(ctx: ssl.SSLContext, config: Config) -> None:
-    """Load ``config``'s client certificate and key; every failure names the setting at fault."""
-    cert, key, password = config.client_cert, config.client_key, config.client_key_password
+def load_client_cert(ctx: ssl.SSLContext, config: Config, *, now: float | None = None) -> None:
+    """Load ``config``'s client certificate and key; every failure names the setting at fault.
+
+    PEM files go to OpenSSL as they are (an encrypted key is decrypted in memory,
+    with ``SOAPGUARD_CLIENT_KEY_PASSWORD``); a PKCS#12 file goes through
+    :mod:`soapguard.tls.pkcs12`.  A certificate that has expired (at ``now``, a Unix
+    time) is refused too.  What was loaded is then :func:`client_certificate` of ``ctx``.
+    """
+    cert = config.client_cert
     if cert is None:
         return
     cert_at = label(config, "client_cert")
-    key_at = label(config, "client_key") if key is not None else cert_at
-    # A scratch context tells "no certificate in the file" apart from key problems, which
-    # load_cert_chain reports with the same "PEM lib" error.
     try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=cert)
-    except ssl.SSLError:
-        raise ConfigError([(cert_at, "contains no PEM certificate")]) from None
+        with open(cert, "rb") as file:
+            data = file.read(_MAX_CERT_FILE)
     except OSError as exc:
         raise ConfigError([(cert_at, _os_problem(exc))]) from None
+    if pkcs12.is_pkcs12(cert, data):
+        info = pkcs12.load(ctx, data, config)
+    else:
+        info = _load_pem(ctx, config, cert, data)
+    current = time.time() if now is None else now
+    if info.seconds_left(current) <= 0:
+        raise ConfigError([(cert_at, f"expired on {info.not_after_text}")])
+    _CLIENT[ctx] = info
+
+
+def client_certificate(ctx: ssl.SSLContext) -> CertInfo | None:
+    """The client certificate loaded into ``ctx`` by :func:`load_client_cert`, if any."""
+    return _CLIENT.get(ctx)
+
+
+def _load_pem(ctx: ssl.SSLContext, config: Config, cert: str, data: bytes) -> CertInfo:
+    key, password = config.client_key, config.client_key_password
+    cert_at = label(config, "client_cert")
+    key_at = label(config, "client_key") if key is not None else cert_at
+    der = first_pem_certificate(data)
+    try:
+        info = parse(der) if der is not None else None
+    except ValueError:
+        info = None
+    if info is None:
+        raise ConfigError([(cert_at, "contains no PEM certificate")])
     asked: list[bool] = []
 
     def password_for_key() -> bytes:
@@ -80,6 +115,7 @@ def load_client_cert(ctx: ssl.SSLContext, config: Config) -> None:
         raise ConfigError(_key_problems(config, exc, asked=bool(asked))) from None
     except OSError as exc:
         raise ConfigError([(key_at, _os_problem(exc))]) from None
+    return info
 
 
 def _key_problems(config: Config, exc: ssl.SSLError, *, asked: bool) -> list[tuple[str, str]]:

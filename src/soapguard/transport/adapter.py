@@ -8,7 +8,8 @@
   chose (requests would let ``REQUESTS_CA_BUNDLE`` replace the session's own);
 * uses connection classes that record how far each request got (phase, bytes
   written, response started) and the TLS facts of the connection, into the
-  attempt's :class:`~soapguard.transport.evidence.Attempt`;
+  attempt's :class:`~soapguard.transport.evidence.Attempt`, and that check the
+  pinned keys (:mod:`soapguard.tls.pins`) before a request byte is written;
 * keeps urllib3's own retries off (soapguard decides about retries);
 * drops its pools in a child process after ``fork()``, so a pooled connection
   is never used by two processes;
@@ -33,6 +34,7 @@ from urllib3.util import Retry, parse_url
 from .._urls import origin
 from ..config import Config
 from ..tls import context as tls
+from ..tls import pins
 from ..tls.trust import SessionTrust
 from .evidence import ConnInfo, being_sent
 
@@ -77,6 +79,15 @@ class _Instrumented:
         info = self._sg_info
         if info is not None and isinstance(self.sock, ssl.SSLSocket):
             tls.describe_connection(self.sock, info)
+        tls_object = _tls_object(self.sock)
+        if tls_object is not None:
+            try:
+                pins.check(tls_object, info)  # before any request byte
+            except pins.PinMismatch:
+                # the socket only: urllib3's close() would also forget that a proxy tunnel
+                # was open and report the mismatch as a proxy failure
+                self.sock.close()
+                raise
         progress = being_sent()
         if progress is not None:
             progress.phase = "send"
@@ -122,6 +133,15 @@ class _Instrumented:
             progress.status = response.status
             progress.response_headers = response.headers  # case-insensitive, no copy
         return response
+
+
+def _tls_object(sock: Any) -> ssl.SSLSocket | ssl.SSLObject | None:
+    """The TLS end of a connection's socket: an ``SSLSocket``, or the ``SSLObject`` of
+    urllib3's TLS-in-TLS transport (through an HTTPS proxy); None for plain HTTP."""
+    if isinstance(sock, ssl.SSLSocket):
+        return sock
+    inner = getattr(sock, "sslobj", None)
+    return inner if isinstance(inner, ssl.SSLObject) else None
 
 
 class _HTTPConnection(_Instrumented, HTTPConnection):

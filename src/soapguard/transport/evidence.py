@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from ..classify.failure import Failure
     from ..diagnostics.secrets import SecretScope
+    from ..tls.x509 import CertInfo
 
 Phase = Literal["connect", "handshake", "send", "wait", "receive"]
 RequestSent = Literal["none", "partial", "full"]
@@ -120,6 +121,15 @@ class ConnInfo:
     cert_sha256: str | None = None
     #: the OpenSSL security level of the context the connection was made with
     security_level: int | None = None
+    #: the server's certificate (DER), read for expiry warnings only when one may be due
+    cert_der: bytes | None = None
+    #: the client certificate this connection's context presents, if one is configured
+    client_cert: CertInfo | None = None
+    #: pins of the server's verified chain, leaf first; recorded only when pins are checked
+    server_pins: tuple[str, ...] | None = None
+    #: an attempt loop has looked at its certificates' expiry (its first use may have been
+    #: a WSDL download, outside any call)
+    expiry_noticed: bool = False
     #: number of requests started on this connection (1 for a fresh one)
     requests: int = 0
     #: None when record tracing is unavailable on this interpreter

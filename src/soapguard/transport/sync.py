@@ -104,6 +104,7 @@ class Transport(zeep.Transport):
         #: its session's and URLs' secrets; a soapguard.Client's scope includes them
         self.secrets = SecretScope(cfg.sensitive_elements)
         self.secrets.add_source(lambda: session_secrets(self.session))
+        self.secrets.add(cfg.client_key_password)  # never sent, but masked wherever it shows
         for proxy in self._proxies.urls():
             self.secrets.add_url(proxy)
         install_log_redaction()  # inert outside soapguard calls

@@ -9,7 +9,9 @@ Steps, each bounded by ``--timeout`` and all by ``--budget``:
    the widest soapguard allows) and per profile (modern, intermediate, legacy);
 3. one GET of the URL without and with ``max_fragment_length=512``: does the
    server honour the cap?
-4. with ``--call``: repeated calls under the current settings and candidates.
+4. with ``--call``: repeated calls under the current settings and candidates;
+5. identity: the chain's SPKI pins against ``SOAPGUARD_PINNED_KEYS``, certificates
+   that expire soon, and the client certificate loaded as a client would.
 
 Then old-peer checks (:mod:`.legacy`): a variant refused for lacking secure
 renegotiation or for a small DH group is tried again with the one switch that fixes
@@ -39,6 +41,7 @@ from .._exit import PROBLEM as EXIT_PROBLEM
 from .._exit import USAGE as EXIT_USAGE
 from . import advice, calls, legacy
 from . import cert as probe_cert
+from . import identity as probe_identity
 from . import tls as probe_tls
 from .render import render
 
@@ -170,6 +173,7 @@ def _probe(
             working = variant
     progress.done()
     report["certificate"] = _certificate(target, state)
+    report["identity"] = probe_identity.check(config, report["certificate"])
     report["record_size"] = None
     if working is not None and time.monotonic() < deadline:
         progress.update("record size: GET with and without max_fragment_length")
@@ -181,10 +185,10 @@ def _probe(
     if args.call:
         report["calls"] = _calls(args, config, report, deadline, call_args, progress)
     report["legacy_peer"] = old_peer.findings(report)
-    report["notes"] = advice.notes(report)
+    report["notes"] = advice.notes(report) + probe_identity.notes(report["identity"])
     report["recommendations"] = advice.recommend(report, report["settings"])
     report["recommendation_check"] = old_peer.verify(report["recommendations"])
-    report["problems"] = advice.problems(report)
+    report["problems"] = advice.problems(report) + probe_identity.problems(report["identity"])
     report["ok"] = not report["problems"]
     return report
 

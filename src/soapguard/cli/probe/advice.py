@@ -21,7 +21,6 @@ MIN_CONCLUSIVE_BYTES = 1024
 TRANSIENT = TRANSIENT_TYPES - {"timeout.read"}
 #: OpenSSL verify codes meaning "no trusted issuer" (a CA bundle fixes these)
 UNTRUSTED = frozenset({2, 19, 20, 21})
-EXPIRY_WARNING_DAYS = 30
 
 
 def mfl_verdict(
@@ -102,11 +101,7 @@ def problems(report: Mapping[str, Any]) -> list[str]:
 
 def notes(report: Mapping[str, Any]) -> list[str]:
     """Observations worth knowing that are not failures."""
-    out = []
-    for cert in (report.get("certificate") or {}).get("chain", ())[:1]:
-        days = cert.get("days_left")
-        if days is not None and 0 <= days < EXPIRY_WARNING_DAYS:
-            out.append(f"the server certificate expires in {days} days")
+    out = []  # certificates that expire soon: see .identity
     record = report.get("record_size") or {}
     if record.get("verdict") == "not_honoured":
         out.append(

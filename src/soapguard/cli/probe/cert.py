@@ -9,12 +9,15 @@ import ssl
 import time
 from typing import Any
 
+from ...tls.x509 import spki_pin
+
 #: X509_V_ERR_HOSTNAME_MISMATCH / X509_V_ERR_IP_ADDRESS_MISMATCH
 _NAME_MISMATCH = (62, 64)
 
 
 def chain_of(sock: ssl.SSLSocket, *, verified: bool) -> list[dict[str, Any]]:
-    """The peer's chain, leaf first: subject, issuer, notAfter, days left, SHA-256, names.
+    """The peer's chain, leaf first: subject, issuer, notAfter, days left, SHA-256, SPKI pin,
+    names.
 
     Uses the interpreter's private ``get_verified_chain``/``get_unverified_chain``
     (CPython 3.10+) when present, else only the leaf from ``getpeercert()``.
@@ -50,10 +53,19 @@ def _describe(info: dict[str, Any], der: bytes) -> dict[str, Any]:
         "not_after": not_after,
         "days_left": days_left,
         "sha256": hashlib.sha256(der).hexdigest(),
+        "spki_pin": _pin(der),
         "names": [
             value for kind, value in info.get("subjectAltName", ()) if kind in ("DNS", "IP Address")
         ],
     }
+
+
+def _pin(der: bytes) -> str | None:
+    """The certificate's ``sha256/<base64>`` SPKI pin (None if it cannot be read)."""
+    try:
+        return spki_pin(der)
+    except ValueError:
+        return None
 
 
 def _dn(rdns: Any) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import legacy
+from . import identity, legacy
 
 
 def render(report: dict[str, Any]) -> None:
@@ -23,6 +23,7 @@ def render(report: dict[str, Any]) -> None:
         else:
             print(f"  {label:<22} failed  {_error(row['error'])}")
     _print_certificate(report["certificate"])
+    identity.render(report["identity"])
     record = report.get("record_size")
     if not record:
         print("\nRecord size: not measured (no handshake succeeded, or no time left)")
@@ -75,7 +76,7 @@ def _print_certificate(cert: dict[str, Any]) -> None:
         print(
             f"  [{number}] subject {item['subject']}\n      issuer  {item['issuer']}\n"
             f"      expires {item['not_after']} ({item['days_left']} days)\n"
-            f"      sha256  {item['sha256']}"
+            f"      sha256  {item['sha256']}\n      pin     {item.get('spki_pin')}"
         )
 
 

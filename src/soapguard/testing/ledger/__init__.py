@@ -13,7 +13,8 @@ directory (``ledger-types.xsd``, ``ledger-imported.wsdl``, ...).
 The demo certificate and key (:data:`DEMO_CERT_FILE`, :data:`DEMO_KEY_FILE`,
 CA :data:`DEMO_CA_FILE`) are **public**: they ship inside the package, so anyone
 can impersonate a server with them.  Use them for loopback demos only and never
-add :data:`DEMO_CA_FILE` to a trust store.
+add :data:`DEMO_CA_FILE` to a trust store.  The same goes for the demo client
+certificate of mutual-TLS demos (``DEMO_CLIENT_*``, password ``soapguard-demo``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,18 @@ from .http import server_context
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-__all__ = ["DEMO_CA_FILE", "DEMO_CERT_FILE", "DEMO_KEY_FILE", "LedgerServer", "wsdl_dir"]
+__all__ = [
+    "DEMO_CA_FILE",
+    "DEMO_CERT_FILE",
+    "DEMO_CLIENT_CA_FILE",
+    "DEMO_CLIENT_CERT_FILE",
+    "DEMO_CLIENT_KEY_FILE",
+    "DEMO_CLIENT_P12_FILE",
+    "DEMO_CLIENT_PASSWORD",
+    "DEMO_KEY_FILE",
+    "LedgerServer",
+    "wsdl_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +62,15 @@ DEMO_CA_FILE = str(_DATA.joinpath("demo-ca.pem"))
 DEMO_CERT_FILE = str(_DATA.joinpath("demo-cert.pem"))
 #: PUBLIC demo server private key (loopback demos only)
 DEMO_KEY_FILE = str(_DATA.joinpath("demo-key.pem"))
+#: PUBLIC CA of the demo client certificate: what a mutual-TLS demo server trusts
+DEMO_CLIENT_CA_FILE = str(_DATA.joinpath("demo-client-ca.pem"))
+#: PUBLIC demo client certificate, its key encrypted with :data:`DEMO_CLIENT_PASSWORD`
+DEMO_CLIENT_CERT_FILE = str(_DATA.joinpath("demo-client.pem"))
+DEMO_CLIENT_KEY_FILE = str(_DATA.joinpath("demo-client-key.pem"))
+#: the same certificate and key as one PKCS#12 file, under the same password
+DEMO_CLIENT_P12_FILE = str(_DATA.joinpath("demo-client.p12"))
+#: PUBLIC password of the demo client key and PKCS#12 file
+DEMO_CLIENT_PASSWORD = "soapguard-demo"  # noqa: S105 - public by design, like the key
 
 _SOURCE_WSDL_DIR = Path(__file__).resolve().parents[4] / "wsdl"
 _WSDL_ADDRESS_TAGS = (
@@ -75,7 +96,9 @@ class LedgerServer:
     """A small, real SOAP server: document/literal ledger operations over HTTP(S).
 
     ``certfile``/``keyfile`` (or a ready ``ssl_context``) enable TLS; without
-    either it speaks plain HTTP.  ``soap12`` selects which WSDL ``?wsdl``
+    either it speaks plain HTTP.  ``client_ca`` (a CA file, with ``certfile``)
+    requires mutual TLS: a client must present a certificate that CA issued, and
+    :attr:`client_subjects` lists those seen.  ``soap12`` selects which WSDL ``?wsdl``
     returns (the endpoint answers both versions).  The server stops by itself
     after ``lifetime`` seconds.  Counters are thread-safe.
     """
@@ -90,11 +113,17 @@ class LedgerServer:
         ssl_context: ssl.SSLContext | None = None,
         soap12: bool = False,
         lifetime: float = 600.0,
+        client_ca: str | None = None,
     ) -> None:
         if keyfile is not None and certfile is None:
             raise ValueError("keyfile given without certfile")
+        if client_ca is not None and (ssl_context is not None or certfile is None):
+            raise ValueError("client_ca needs certfile (and no ssl_context: configure your own)")
         if ssl_context is None and certfile is not None:
             ssl_context = server_context(certfile, keyfile)
+            if client_ca is not None:  # mutual TLS: a client without a certificate is refused
+                ssl_context.load_verify_locations(cafile=client_ca)
+                ssl_context.verify_mode = ssl.CERT_REQUIRED
         self._ssl_context = ssl_context
         self._host = host
         self._requested_port = port
@@ -108,9 +137,22 @@ class LedgerServer:
         self._timer: threading.Timer | None = None
 
     @classmethod
-    def demo(cls, *, port: int = 0, soap12: bool = False, lifetime: float = 600.0) -> LedgerServer:
-        """A 127.0.0.1 server with the PUBLIC demo certificate; clients trust DEMO_CA_FILE."""
-        return cls(DEMO_CERT_FILE, DEMO_KEY_FILE, port=port, soap12=soap12, lifetime=lifetime)
+    def demo(
+        cls, *, port: int = 0, soap12: bool = False, lifetime: float = 600.0, mtls: bool = False
+    ) -> LedgerServer:
+        """A 127.0.0.1 server with the PUBLIC demo certificate; clients trust DEMO_CA_FILE.
+
+        With ``mtls`` it also requires a client certificate from DEMO_CLIENT_CA_FILE
+        (the PUBLIC demo client certificate is one).
+        """
+        return cls(
+            DEMO_CERT_FILE,
+            DEMO_KEY_FILE,
+            port=port,
+            soap12=soap12,
+            lifetime=lifetime,
+            client_ca=DEMO_CLIENT_CA_FILE if mtls else None,
+        )
 
     # lifecycle -----------------------------------------------------------
 
@@ -223,6 +265,11 @@ class LedgerServer:
         """Headers of the most recent SOAP POSTs (at most 1000), oldest first, as received."""
         with self._state.lock:
             return list(self._state.request_headers)
+
+    @property
+    def client_subjects(self) -> list[dict[str, str]]:
+        """Subjects (``{"commonName": ...}``) of the client certificates presented, in order."""
+        return self._httpd.seen_clients() if self._httpd is not None else []
 
     @property
     def connections_seen(self) -> int:

@@ -13,7 +13,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ...diagnostics.redact import redact_text
@@ -44,8 +44,24 @@ class LedgerHTTPServer(TrackingServerMixin, HTTPServer):
     ) -> None:
         self.backend = backend
         self.ssl_context = ssl_context
+        self._clients: list[dict[str, str]] = []
         self.init_tracking()
         super().__init__(address, LedgerHandler)
+
+    def note_client(self, conn: ssl.SSLSocket) -> None:
+        """Remember the subject of the client certificate ``conn`` presented, if any."""
+        peer: Any = conn.getpeercert()
+        if peer:
+            subject = {
+                str(key): str(value) for rdn in peer.get("subject", ()) for key, value in rdn
+            }
+            with self._track_lock:
+                self._clients.append(subject)
+
+    def seen_clients(self) -> list[dict[str, str]]:
+        """Subjects of the client certificates presented so far (mutual TLS), in order."""
+        with self._track_lock:
+            return list(self._clients)
 
 
 class LedgerHandler(BaseHTTPRequestHandler):
@@ -59,6 +75,8 @@ class LedgerHandler(BaseHTTPRequestHandler):
         # headers and body are separate writes: without TCP_NODELAY, Nagle holds the
         # body until the client's delayed ACK (~40 ms on Linux) for every response
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.request, ssl.SSLSocket):
+            self.server.note_client(self.request)
         super().setup()
 
     def log_message(self, format: str, *args: object) -> None:
