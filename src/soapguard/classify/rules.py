@@ -42,7 +42,7 @@ TYPES = frozenset(
         *("tls.bad_record_mac", "tls.unexpected_eof", "tls.handshake_failure"),
         *("tls.protocol_version", "tls.no_shared_cipher", "tls.certificate", "tls.other"),
         *("connection.refused", "connection.reset", "connection.dns"),
-        *("timeout.connect", "timeout.read", "timeout.deadline"),
+        *("timeout.connect", "timeout.read", "timeout.deadline", "timeout.pool"),
         *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
     }
 )
@@ -144,6 +144,12 @@ def _dns(f: Facts) -> Verdict | None:
         lambda e: isinstance(e, socket.gaierror | socket.herror)
     )
     return Verdict("connection.dns", exc, phase="connect", not_sent=True) if exc else None
+
+
+def _pool(f: Facts) -> Verdict | None:
+    """No pooled connection became free in time: the request never started."""
+    exc = f.find(lambda e: isinstance(e, u3.EmptyPoolError))
+    return Verdict("timeout.pool", exc, phase="connect", not_sent=True) if exc else None
 
 
 def _timeout(f: Facts) -> Verdict | None:
@@ -309,6 +315,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _http_status,
     _tunnel,
     _dns,
+    _pool,
     _timeout,
     _refused,
     _tls,

@@ -106,6 +106,7 @@ Event = TypedDict(
         "config.max_record_size": "int | None",
         "config.read_timeout": "float | None",
         "config.deadline": "float | None",
+        "config.pool_idle_timeout": "float | None",
     },
 )
 
@@ -187,6 +188,10 @@ def _skeleton(kind: Kind, ctx: CallContext) -> Event:
     return event
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 def _failure(event: Event, failure: Failure) -> None:
     event["error.type"] = failure.type
     event["error.origin"] = failure.origin
@@ -203,6 +208,8 @@ def _failure(event: Event, failure: Failure) -> None:
 def _observed(event: Event, attempt: Attempt) -> None:
     event["bytes_sent"] = attempt.bytes_sent
     event["connection.reused"] = attempt.reused_connection
+    event["connection.idle_ms"] = _ms(attempt.idle_before)
+    event["connection.age_ms"] = _ms(attempt.connection_age)
     event["endpoint.index"] = attempt.endpoint_index
     if event["http.response.status_code"] is None:
         event["http.response.status_code"] = attempt.status
@@ -261,6 +268,7 @@ def attempt_event(
     event["config.max_record_size"] = config.max_record_size
     event["config.read_timeout"] = config.read_timeout
     event["config.deadline"] = config.deadline
+    event["config.pool_idle_timeout"] = config.pool_idle_timeout
     if attempt.observed or attempt.status is not None:
         _observed(event, attempt)
     else:

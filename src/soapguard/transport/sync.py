@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -117,8 +118,14 @@ class Transport(zeep.Transport):
         return BoundTransport(self, attempt)
 
     def release(self, attempt: Attempt) -> None:
-        """Before a retry: close the endpoint's idle connections, so it runs on a fresh one."""
-        self.adapter.drop_host(attempt.endpoint)
+        """Before a retry: close the endpoint's idle connections; its pool and limit stay.
+
+        The failed connection is among them if it went back to the pool (after an
+        HTTP error status, say); one that broke was closed by urllib3 already.  The
+        retry itself refuses any pooled connection (``Attempt.fresh_connection``), so
+        it runs on a fresh one even if another thread returned one meanwhile.
+        """
+        self.adapter.close_idle(attempt.endpoint)
 
     # -- zeep's entry point for a plain zeep.Client ------------------------------------------
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:
@@ -165,9 +172,12 @@ class Transport(zeep.Transport):
         instead of returned.
         """
         attempt.entered = True
+        attempt.fresh_connection = attempt.number > 1  # a retry never reuses a connection
         timeout = self.operation_timeout
         if attempt.time_left is not None:
             timeout, attempt.deadline_capped = _cap(timeout, attempt.time_left)
+            # the connection's sockets end every read and write by then (transport.deadline)
+            attempt.deadline_at = time.monotonic() + attempt.time_left
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "POST %s\n%s",
