@@ -140,6 +140,19 @@ class SoapGuardAdapter(HTTPAdapter):
         self.init_poolmanager(*self._sizes)
         self.proxy_manager = {}
 
+    def close(self) -> None:
+        """Close every pool and its idle connections (in-flight ones close when they come back).
+
+        urllib3's ``PoolManager.clear()`` only forgets its pools, leaving their sockets to
+        the garbage collector, which a traceback kept in a reference cycle may delay.
+        """
+        for manager in (self.poolmanager, *self.proxy_manager.values()):
+            for key in manager.pools.keys():  # noqa: SIM118 - a locked snapshot
+                pool = manager.pools.get(key)
+                if pool is not None:
+                    pool.close()
+        super().close()
+
     def close_idle(self, url: str) -> int:
         """Close the idle connections to ``url``'s origin; its pools and their limits stay.
 
