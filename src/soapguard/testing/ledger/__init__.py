@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from . import soap
-from .handler import PATH, LedgerHTTPServer, Reply
+from .handler import PATH, Framing, LedgerHTTPServer, Reply
 from .http import server_context
 
 if TYPE_CHECKING:
@@ -247,6 +247,20 @@ class LedgerServer:
         with self._state.lock:
             self._state.injected.extend([(status, reply_headers, body)] * times)
 
+    def frame_next(self, framing: Framing, times: int = 1) -> None:
+        """Frame the answers to the next ``times`` POSTs ``chunked`` or ``close``-delimited.
+
+        ``close``: no ``Content-Length``; the body ends when the server closes the
+        connection, without a TLS close_notify.  Faults injected with :meth:`fail_next`
+        are framed the same way.
+        """
+        if framing not in ("length", "chunked", "close"):
+            raise ValueError(f"framing must be length, chunked or close, got {framing!r}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._state.lock:
+            self._state.framings.extend([framing] * times)
+
 
 class _LedgerState:
     """What the connection threads share: documents, counters, pending injected failures."""
@@ -267,6 +281,7 @@ class _LedgerState:
         #: headers of the most recent POSTs, oldest first
         self.request_headers: collections.deque[dict[str, str]] = collections.deque(maxlen=1000)
         self.injected: collections.deque[Reply] = collections.deque()
+        self.framings: collections.deque[Framing] = collections.deque()
         self._transfer_ids = itertools.count(1)
         self._transfer_prefix = f"TX-{secrets.token_hex(4)}-"
 
@@ -308,6 +323,10 @@ class _LedgerState:
         except soap.SoapFault as exc:
             return 500, headers, soap.fault_envelope(env_ns, exc)
         return 200, headers, soap.envelope(env_ns, payload)
+
+    def framing(self) -> Framing:
+        with self.lock:
+            return self.framings.popleft() if self.framings else "length"
 
     def _next_transfer_id(self) -> str:
         with self.lock:

@@ -35,6 +35,8 @@ class Verdict:
     limit: int | None = None
     #: TLS 1.3: flush, call ``Session.settle_tickets()``, then ask again
     hold: bool = False
+    #: forward these bytes instead of the unit's own (plain TCP: a re-framed response)
+    data: bytes | None = None
 
 
 FORWARD = Verdict()
