@@ -216,3 +216,13 @@ class _FakeSock:
         import io
 
         return io.BytesIO(self.data)
+
+
+def test_proxy_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    from soapguard.cli import main
+
+    assert main(["proxy", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for form in ("idle-reset:SECONDS", "chunked-response", "close-delimited-response"):
+        assert form in text.replace("- ", "-")
+    assert "expect-stall:SECONDS" in text.replace("- ", "-")

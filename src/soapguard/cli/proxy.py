@@ -26,13 +26,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from ..testing import Fault, FaultProxy, FiredFault, ProxyStats
+from ..testing import SPEC_FORMS, Fault, FaultProxy, FiredFault, ProxyStats
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 MAX_TIMES = 10_000
 #: how often the proxy's stats are checked for new faults (seconds)
 POLL_SECONDS = 0.2
 _TIMES = re.compile(r"^(?P<spec>.+?)x(?P<times>\d+)$")
+_SPECS = ", ".join(SPEC_FORMS)
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -79,9 +80,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="run the fault-injecting TLS-aware proxy in front of a server",
         description=(
             "Forward --listen to --upstream and inject faults (never decrypting anything).  "
-            "Faults are queued in order; SPECxN queues one N times.  Fault specs: "
-            "flip-response-record:N, flip-request-record, corrupt-handshake, rst-on-accept, "
-            "rst-after-request, close-mid-body:BYTES, stall:SECONDS.  With --random, the "
+            f"Faults are queued in order; SPECxN queues one N times.  Fault specs: {_SPECS}.  "
+            "idle-reset:SECONDS resets the next request that arrives on a connection idle at "
+            "least that long (as a peer that forgot it would), unexecuted; chunked-response, "
+            "close-delimited-response and expect-stall:SECONDS need plain HTTP (they read or "
+            "rewrite it) and wait in the queue for a plain connection.  With --random, the "
             "--fault specs are the kinds to pick from at random instead."
         ),
     )
