@@ -9,7 +9,9 @@ Steps, each bounded by ``--timeout`` and all by ``--budget``:
    the widest soapguard allows) and per profile (modern, intermediate, legacy);
 3. one GET of the URL without and with ``max_fragment_length=512``: does the
    server honour the cap?
-4. with ``--call``: repeated calls under the current settings and candidates.
+4. with ``--call``: repeated calls under the current settings and candidates;
+5. with ``--idle-wait``: how long the server keeps an idle connection open
+   (:mod:`.idle`, in a thread alongside steps 3 and 4).
 
 Measurements are in :mod:`._cli_probe_tls`, :mod:`._cli_probe_cert` and
 :mod:`._cli_probe_calls`, conclusions in :mod:`._cli_probe_advice`, the human
@@ -31,7 +33,7 @@ from urllib.parse import urlsplit
 from ...config import Config
 from ...diagnostics.redact import redact_url
 from .. import config as _cli_config
-from . import advice, calls
+from . import advice, calls, idle
 from . import cert as probe_cert
 from . import tls as probe_tls
 from .render import render
@@ -39,6 +41,10 @@ from .render import render
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 _TIMEOUT_HELP = "seconds per step: connect, handshake, GET, call (default 5)"
 _REPEAT_HELP = f"calls per candidate, 1 to {calls.MAX_REPEAT} (default 20)"
+_IDLE_HELP = (
+    "also measure how long the server keeps an idle connection open, waiting up to S "
+    "seconds within --budget (e.g. 190: DataPower closes after 180 s by default)"
+)
 
 
 def _positive(text: str) -> float:
@@ -78,6 +84,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     add("--args", default="{}", metavar="JSON", help="its arguments as a JSON object")
     add("--repeat", type=_repeat, default=20, metavar="N", help=_REPEAT_HELP)
     add("--progress", action="store_true", help="progress on stderr even if not a terminal")
+    add("--idle-wait", type=_positive, metavar="S", help=_IDLE_HELP)
     parser.set_defaults(run=run)
 
 
@@ -137,6 +144,7 @@ def _probe(
         "settings": _settings(config, args.call),
         "handshakes": [],
         "incomplete": [],
+        "idle": None,
     }
     state = _Verification()
     variants: list[tuple[str, str, Config | str]] = [("current", "current", config)]
@@ -161,6 +169,12 @@ def _probe(
     progress.done()
     report["certificate"] = _certificate(target, state)
     report["record_size"] = None
+    idle_probe = None
+    if working is not None and args.idle_wait:
+        until = min(deadline, time.monotonic() + args.idle_wait)
+        idle_probe = idle.IdleProbe.start(
+            target, working, timeout=_step(args.timeout, deadline), verify=state.verify, until=until
+        )
     if working is not None and time.monotonic() < deadline:
         progress.update("record size: GET with and without max_fragment_length")
         timeout = _step(args.timeout, deadline)
@@ -170,6 +184,10 @@ def _probe(
     report["calls"] = None
     if args.call:
         report["calls"] = _calls(args, config, report, deadline, call_args, progress)
+    if idle_probe is not None:
+        progress.update("idle connection: waiting for the server to close it")
+        report["idle"] = idle_probe.result()
+        progress.done()
     report["problems"] = advice.problems(report)
     report["notes"] = advice.notes(report)
     report["recommendations"] = advice.recommend(report, report["settings"])
@@ -212,7 +230,8 @@ def _variant(config: Config, **changes: Any) -> Config | str:
 
 def _settings(config: Config, operation: str | None) -> dict[str, Any]:
     names = (
-        "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level", "max_record_size"
+        "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level",
+        "max_record_size", "pool_idle_timeout",
     )  # fmt: skip
     out: dict[str, Any] = {name: getattr(config, name) for name in names}
     out["ca_bundle"] = "set" if config.ca_bundle else None  # a path may be sensitive

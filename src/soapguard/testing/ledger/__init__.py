@@ -76,8 +76,10 @@ class LedgerServer:
 
     ``certfile``/``keyfile`` (or a ready ``ssl_context``) enable TLS; without
     either it speaks plain HTTP.  ``soap12`` selects which WSDL ``?wsdl``
-    returns (the endpoint answers both versions).  The server stops by itself
-    after ``lifetime`` seconds.  Counters are thread-safe.
+    returns (the endpoint answers both versions).  A keep-alive connection idle
+    for ``idle_timeout`` seconds is closed (without a TLS close_notify), as real
+    servers do.  The server stops by itself after ``lifetime`` seconds.  Counters
+    are thread-safe.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class LedgerServer:
         ssl_context: ssl.SSLContext | None = None,
         soap12: bool = False,
         lifetime: float = 600.0,
+        idle_timeout: float = 30.0,
     ) -> None:
         if keyfile is not None and certfile is None:
             raise ValueError("keyfile given without certfile")
@@ -99,6 +102,7 @@ class LedgerServer:
         self._host = host
         self._requested_port = port
         self._lifetime = lifetime
+        self._idle_timeout = idle_timeout
         self._state = _LedgerState(wsdl_dir(), "ledger-soap12.wsdl" if soap12 else "ledger.wsdl")
         self._lock = threading.Lock()
         self._httpd: LedgerHTTPServer | None = None
@@ -120,7 +124,7 @@ class LedgerServer:
             if self._httpd is not None:
                 raise RuntimeError("a LedgerServer can be started only once")
             httpd = LedgerHTTPServer((self._host, self._requested_port), self._state,
-                                     self._ssl_context)  # fmt: skip
+                                     self._ssl_context, self._idle_timeout)  # fmt: skip
             self._httpd = httpd
         self._state.publish(self.url)
         self._thread = threading.Thread(

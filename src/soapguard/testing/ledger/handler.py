@@ -51,10 +51,15 @@ class LedgerHTTPServer(TrackingServerMixin, HTTPServer):
     """The listening server: one daemon thread per connection, see the mixin."""
 
     def __init__(
-        self, address: tuple[str, int], backend: Backend, ssl_context: ssl.SSLContext | None
+        self,
+        address: tuple[str, int],
+        backend: Backend,
+        ssl_context: ssl.SSLContext | None,
+        idle_timeout: float = 30.0,
     ) -> None:
         self.backend = backend
         self.ssl_context = ssl_context
+        self.idle_timeout = idle_timeout
         self.init_tracking()
         super().__init__(address, LedgerHandler)
 
@@ -62,7 +67,7 @@ class LedgerHTTPServer(TrackingServerMixin, HTTPServer):
 class LedgerHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "soapguard-ledger/1"
-    #: idle keep-alive connections are closed after this many seconds
+    #: idle keep-alive connections are closed after this many seconds (then the server's own)
     timeout = 30
     server: LedgerHTTPServer
 
@@ -71,6 +76,7 @@ class LedgerHandler(BaseHTTPRequestHandler):
         # body until the client's delayed ACK (~40 ms on Linux) for every response
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().setup()
+        self.request.settimeout(self.server.idle_timeout)  # the server's idle limit
 
     def log_message(self, format: str, *args: object) -> None:
         # request lines can carry credentials in the query string: redact like the client does
