@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import logging
 import select
+import socket
 import ssl
 import threading
 import time
@@ -172,7 +173,7 @@ def test_32_threads_share_4_connections_without_a_full_pool_warning(
 def test_a_caller_that_gets_no_connection_in_time_fails_with_timeout_pool(faulty: Any) -> None:
     events: list[dict[str, Any]] = []
     with faulty(
-        "1.3", pool_maxsize=1, connect_timeout=0.3, max_attempts=2, on_event=events.append
+        "1.2", pool_maxsize=1, connect_timeout=1.0, max_attempts=2, on_event=events.append
     ) as r:
         r.proxy.add_fault(Fault.stall(seconds=30))  # holds the only connection
         holder = threading.Thread(target=_swallow(lambda: r.service.GetBalance(account="1")))
@@ -220,7 +221,10 @@ def test_a_retry_keeps_the_pool_and_its_limit(faulty: Any) -> None:
 
 
 class Trickle:
-    """Answers one POST with a 5000-byte body sent 64 bytes every 0.3 s (25 s in all)."""
+    """Answers one POST with a 5000-byte body sent 64 bytes every 0.3 s (25 s in all).
+
+    Works on a TLS or a plain socket; ``client_closed`` is set when the client goes away.
+    """
 
     SIZE, PIECE, PAUSE = 5000, 64, 0.3
 
@@ -228,7 +232,7 @@ class Trickle:
         self.client_closed = threading.Event()
         self.sent = 0
 
-    def __call__(self, conn: ssl.SSLSocket) -> None:
+    def __call__(self, conn: socket.socket) -> None:
         head = b""
         while b"\r\n\r\n" not in head:
             head += conn.recv(65536)
@@ -258,7 +262,7 @@ class Trickle:
             self.sent += self.PIECE
 
 
-def _closed(conn: ssl.SSLSocket) -> bool:
+def _closed(conn: socket.socket) -> bool:
     try:
         return conn.recv(1) == b""
     except (ssl.SSLWantReadError, BlockingIOError):
@@ -286,6 +290,35 @@ def test_a_trickling_response_ends_at_the_deadline_and_its_connection_is_closed(
     assert event["error.type"] == "timeout.deadline"
     assert (event["phase"], event["request_sent"]) == ("receive", "full")
     assert event["decision_reason"] == "deadline"
+
+
+@pytest.mark.timeout(20)  # the trickle alone would take 25 s
+def test_the_deadline_also_stops_a_trickle_over_plain_http(
+    ledger: LedgerServer, ca_file: str
+) -> None:
+    trickle = Trickle()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            trickle(conn)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    client = soapguard.Client(ledger.wsdl_url, config=Config(ca_bundle=ca_file, deadline=2.0))
+    address = f"http://127.0.0.1:{listener.getsockname()[1]}/ledger"
+    service = client.create_service(BINDING, address)
+    try:
+        with pytest.raises(DeadlineExceeded):
+            service.GetBalance(account="42")
+        assert trickle.client_closed.wait(5)
+    finally:
+        listener.close()
+        server.join(10)
+    assert trickle.sent < Trickle.SIZE
 
 
 # -- helpers ----------------------------------------------------------------------------------
