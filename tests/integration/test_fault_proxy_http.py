@@ -23,6 +23,7 @@ from soapguard import Config
 from soapguard.testing import Fault, FaultProxy
 from soapguard.testing.ledger import LedgerServer
 from soapguard.testing.proxy.http1 import Reframer, expects_continue
+from soapguard.testing.proxy.verdict import on_request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -201,6 +202,21 @@ def test_reframer_passes_through_what_it_cannot_reframe() -> None:
     unframed = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
     assert feed_all(reframer, [unframed[:10], unframed[10:]]) == unframed
     assert reframer.state == "passthrough"
+
+
+def test_request_faults_fire_only_when_their_condition_is_met() -> None:
+    idle = Fault.idle_reset(1.0)
+    assert on_request(idle, 100, idle=0.99, plain=None) == "later"
+    verdict, detail = on_request(idle, 100, idle=1.0, plain=None)  # type: ignore[misc]
+    assert verdict.before == "rst"
+    assert "not forwarded" in detail
+    expect = Fault.expect_stall(2)
+    head = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n"
+    assert on_request(expect, len(head), idle=0.0, plain=None) == "later"  # inside TLS
+    assert on_request(expect, 10, idle=0.0, plain=b"POST / HTTP/1.1\r\n\r\n") == "later"
+    verdict, _ = on_request(expect, len(head), idle=0.0, plain=head)  # type: ignore[misc]
+    assert verdict.stall == 2
+    assert on_request(Fault.chunked_response(), 10, idle=9.0, plain=b"x") == "response"
 
 
 def test_expects_continue_reads_the_head_only() -> None:

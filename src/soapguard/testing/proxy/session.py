@@ -22,22 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .faults import (
-    CHUNKED_RESPONSE,
-    CLOSE_DELIMITED_RESPONSE,
-    CORRUPT_HANDSHAKE,
-    EXPECT_STALL,
-    FLIP_REQUEST_RECORD,
-    IDLE_RESET,
-    Fault,
-    Scope,
-)
-from .http1 import Reframer, expects_continue
+from .faults import CHUNKED_RESPONSE, CLOSE_DELIMITED_RESPONSE, CORRUPT_HANDSHAKE, Fault, Scope
+from .http1 import Reframer
 from .phases import ALERT_SIZES, TLSPhases
 from .queue import Taken
 from .records import HEADER_LEN, flip_offset, looks_like_tls
 from .stats import ConnectionLog, ConnectionRecord, FiredFault
-from .verdict import FLIP, FORWARD, HOLD, Verdict, respond
+from .verdict import FLIP, FORWARD, HOLD, Verdict, on_request, respond
 
 logger = logging.getLogger(__name__)
 
@@ -239,36 +230,20 @@ class Session:
         self._fault = taken = self._host.take_fault("request", self._mode == "tls")
         if taken is None:
             return FORWARD
-        fault, number = taken.fault, self._request
-        if fault.kind == FLIP_REQUEST_RECORD and plain is None:
-            self._fault = None
-            detail = f"flipped byte {flip_offset(size)} of the first request record ({size} bytes)"
-            self._fire(fault, number, detail, True)
-            return FLIP
-        if fault.kind == IDLE_RESET:
-            self._fault = None
-            if idle < (fault.seconds or 0.0):
-                self._keep(taken)  # this connection was not idle long enough: the next one
-                return FORWARD
-            detail = f"reset the client after {idle:.3f} s idle; the request was not forwarded"
-            self._fire(fault, number, detail, True)
-            return Verdict(before="rst")
-        if fault.kind == EXPECT_STALL:
-            self._fault = None
-            if plain is None or not expects_continue(plain):
-                self._keep(taken)  # waits for a request that asks for 100 Continue
-                return FORWARD
-            detail = f"holding a request with Expect: 100-continue for {fault.seconds} s"
-            self._fire(fault, number, detail, True)
-            return Verdict(stall=fault.seconds)
-        if fault.kind in (CHUNKED_RESPONSE, CLOSE_DELIMITED_RESPONSE):
-            self._reframer = Reframer("chunked" if fault.kind == CHUNKED_RESPONSE else "close")
-        return FORWARD
-
-    def _keep(self, taken: Taken) -> None:
-        """A fault that does not apply to this request stays queued for a later one."""
-        if taken.queued:
-            self._host.put_back(taken.fault)
+        fault = taken.fault
+        outcome = on_request(fault, size, idle, plain)
+        if outcome == "response":
+            if fault.kind in (CHUNKED_RESPONSE, CLOSE_DELIMITED_RESPONSE):
+                self._reframer = Reframer("chunked" if fault.kind == CHUNKED_RESPONSE else "close")
+            return FORWARD
+        self._fault = None
+        if outcome == "later":
+            if taken.queued:  # this request does not meet its condition: a later one may
+                self._host.put_back(fault)
+            return FORWARD
+        verdict, detail = outcome
+        self._fire(fault, self._request, detail, True)
+        return verdict
 
     def _reframe(self, data: bytes) -> Verdict:
         reframer, taken = self._reframer, self._fault
