@@ -183,7 +183,7 @@ def _idle_text(event: Event) -> str:
         f"The connection had sat idle in the pool for {_idle_seconds(event):.1f} s before this "
         "request, long enough for the peer or a firewall or load balancer on the way to drop "
         f"it, so set SOAPGUARD_POOL_IDLE_TIMEOUT{now} below the shortest idle limit on the "
-        f"path (`soapguard probe URL` measures the peer's); {_retry_clause(event)}."
+        f"path (`soapguard probe URL --idle-wait S` measures the server's); {_retry_clause(event)}."
     )
 
 
