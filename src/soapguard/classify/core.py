@@ -39,6 +39,8 @@ Inferences worth knowing:
   urllib3 suppresses ragged EOFs, so that is how a peer closing without
   ``close_notify`` shows -- and ``connection.reset`` over plain HTTP.
 * ``retry_after`` is only read for ``http.status`` failures.
+* urllib3's ``EmptyPoolError`` (every connection the pool may keep stayed busy
+  for the whole wait) is ``timeout.pool``: nothing was sent.
 
 Without progress, ``request_sent`` is ``"none"`` only where that is certain
 (refused, DNS, connect timeout, a TLS failure that can only happen in the
