@@ -14,9 +14,10 @@ from soapguard.classify import TYPES, classify
 from soapguard.diagnostics.events import attempt_event
 from soapguard.errors import ConnectTimeout, DeadlineExceeded, PoolTimeout, error_for
 from soapguard.retry.rules import decide
-from soapguard.transport.connection import AGE_JITTER, PoolPolicy, PoolTimeoutError, wire_shape
+from soapguard.transport.connection import AGE_JITTER, PoolPolicy, PoolTimeoutError
 from soapguard.transport.deadline import ConnectionDeadline
 from soapguard.transport.evidence import Attempt, CallContext, ConnInfo
+from soapguard.transport.wire import wire_shape
 
 POLICY = PoolPolicy(idle_timeout=30.0, max_age=None, maxsize=10, connect_timeout=10.0)
 CTX = CallContext(

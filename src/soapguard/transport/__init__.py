@@ -3,8 +3,9 @@
 * :mod:`.sync` -- :class:`Transport`, the ``zeep.Transport`` over requests/urllib3;
 * :mod:`.adapter` -- the requests adapter: soapguard's SSL context, pools, no hidden retries;
 * :mod:`.connection` -- urllib3 connections and pools: evidence, idle/age checks, a bounded
-  pool, the wire shape of every request;
+  pool;
 * :mod:`.deadline` -- sockets that never wait past the call's deadline;
+* :mod:`.wire` -- the wire shape of every request: Content-Length, never chunked, no Expect;
 * :mod:`.evidence` -- what one attempt and one connection were observed to do;
 * :mod:`.redirects` -- which redirects a call may follow.
 """

@@ -5,10 +5,8 @@ Connections (:class:`_Instrumented` mixed into urllib3's classes)
 * record how far each request got (phase, bytes written, response started), the TLS
   facts of the connection and whether it was reused, after how long idle and at what
   age, into the attempt being sent (:func:`~soapguard.transport.evidence.being_sent`);
-* give every request the same wire shape: a body always travels with
-  ``Content-Length``, never ``Transfer-Encoding: chunked`` (mainframe HTTP stacks
-  refuse chunked requests), and ``Expect: 100-continue`` is never sent (an
-  intermediary that ignores it stalls the call until it times out);
+* give every request the same wire shape (:mod:`.wire`): a body always travels with
+  ``Content-Length``, never chunked, and ``Expect: 100-continue`` is never sent;
 * refuse to be reused, when taken from the pool, once idle longer than
   ``SOAPGUARD_POOL_IDLE_TIMEOUT`` or older than ``SOAPGUARD_POOL_MAX_AGE`` (jittered
   per connection by ±10% so a fleet does not reconnect in step), and for an attempt
@@ -36,12 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import queue
 import random
 import ssl
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,13 +50,10 @@ from ..config import Config
 from ..tls import context as tls
 from . import deadline
 from .evidence import ConnInfo, being_sent
-
-logger = logging.getLogger(__name__)
+from .wire import wire_shape
 
 #: a connection's maximum age is drawn from ``max_age`` times a factor in this range
 AGE_JITTER = (0.9, 1.1)
-#: request headers soapguard never sends (it frames every body with Content-Length)
-_NEVER_SENT = frozenset({"transfer-encoding", "expect"})
 
 
 @dataclass(frozen=True)
@@ -205,41 +198,6 @@ class _Instrumented:
             progress.status = response.status
             progress.response_headers = response.headers  # case-insensitive, no copy
         return response
-
-
-def wire_shape(
-    body: Any, headers: Mapping[str, str], chunked: bool
-) -> tuple[Any, Mapping[str, str]]:
-    """``body`` and ``headers`` as soapguard sends them: Content-Length framing, no Expect.
-
-    The common case (a bytes body, no header to drop) returns both unchanged.
-    Otherwise ``Expect`` and ``Transfer-Encoding`` are dropped, and a body that is a
-    file or an iterable is read into memory so that it can travel with its length.
-    """
-    drop = [name for name in headers if name.lower() in _NEVER_SENT]
-    streamed = body is not None and not isinstance(body, bytes | bytearray | memoryview | str)
-    if not drop and not streamed and not chunked:
-        return body, headers
-    if drop:
-        logger.debug("not sending %s: soapguard frames every body with Content-Length", drop)
-    shaped = {name: value for name, value in headers.items() if name.lower() not in _NEVER_SENT}
-    if streamed:
-        body = _read_all(body)
-    if body is not None or chunked:
-        length = len(body.encode("utf-8") if isinstance(body, str) else (body or b""))
-        for name in [n for n in shaped if n.lower() == "content-length"]:
-            del shaped[name]
-        shaped["Content-Length"] = str(length)
-    return body, shaped
-
-
-def _read_all(body: Any) -> bytes:
-    """A file-like or iterable request body, read into one bytes object."""
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    parts: Iterable[Any] = body
-    return b"".join(p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in parts)
 
 
 class _HTTPConnection(_Instrumented, HTTPConnection):
