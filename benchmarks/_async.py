@@ -93,7 +93,7 @@ def async_client(plan: Plan) -> list[Row]:
     zeep_wall, guard_wall = Spread.of(wall["zeep"]), Spread.of(wall["soapguard"])
     return [
         Row(
-            section="9 async keep-alive",
+            section="10 async keep-alive",
             metric="client CPU per GetBalance call, soapguard.AsyncClient / zeep.AsyncClient",
             result=cpu_spread.ratio_text(),
             target=f"<= {KEEP_ALIVE_TARGET}x",
@@ -101,7 +101,7 @@ def async_client(plan: Plan) -> list[Row]:
             detail=f"median {us(guard_us.median)} vs {us(zeep_us.median)}",
         ),
         Row(
-            section="9 async concurrency",
+            section="10 async concurrency",
             metric=f"throughput of {CONCURRENT} concurrent calls, soapguard / zeep (async)",
             result=throughput.ratio_text(),
             target=f">= {THROUGHPUT_TARGET}x",

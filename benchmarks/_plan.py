@@ -37,6 +37,9 @@ class Plan:
     import_runs: int = 10
     # 8: redaction of hostile bodies (runs per body and path)
     redaction_runs: int = 9
+    # 9: client CPU per kept-alive call, pool checks on / off
+    pool_blocks: int = 20
+    pool_calls: int = 200
 
     @classmethod
     def quick(cls) -> Plan:
@@ -56,6 +59,8 @@ class Plan:
             memory_calls=1000,
             import_runs=3,
             redaction_runs=3,
+            pool_blocks=6,
+            pool_calls=60,
         )
 
     def scaled(self, factor: float) -> Plan:

@@ -6,7 +6,8 @@ Usage::
                                             [--scale F] [--profile] [--json FILE]
 
 Sections: keep-alive, new-connection, recovery, record-caps, memory,
-diagnostics, import-time, redaction, overheads (all by default), and profile (only with
+diagnostics, import-time, redaction, overheads, async, pool-checks (all by default),
+and profile (only with
 ``--profile`` or ``--only profile``: a cProfile breakdown of a kept-alive
 call).  Every section prints its rows as it finishes; a
 markdown table of all rows closes the run.  Exit status: 0 when every section
@@ -33,6 +34,7 @@ from _calls import keep_alive, new_connection, tracing_cost  # noqa: E402
 from _measure import Row, machine  # noqa: E402
 from _overheads import overheads  # noqa: E402
 from _plan import Plan  # noqa: E402
+from _pool import pool_checks  # noqa: E402
 from _profile import breakdown  # noqa: E402
 from _redaction import redaction  # noqa: E402
 from _resilience import memory, recovery  # noqa: E402
@@ -62,6 +64,7 @@ SECTIONS: dict[str, Callable[[Plan], list[Row]]] = {
     "redaction": lambda plan: redaction(plan.redaction_runs),
     "overheads": overheads,
     "async": async_client,
+    "pool-checks": pool_checks,
     "profile": _profile_section,
 }
 DEFAULT = [name for name in SECTIONS if name != "profile"]

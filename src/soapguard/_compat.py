@@ -110,6 +110,12 @@ PRIVATE_ATTRIBUTES: tuple[Private, ...] = (
     # urllib3
     _p("urllib3.connection", "HTTPConnection", "_new_conn", "see when TCP connects, to whom"),
     _p(
+        "urllib3.connectionpool",
+        "HTTPConnectionPool",
+        "_put_conn",
+        "stamp a connection idle when it comes back to its pool, retire it if too old",
+    ),
+    _p(
         "urllib3.poolmanager",
         "PoolManager",
         "pool_classes_by_scheme",

@@ -13,6 +13,8 @@ subclass both :class:`SoapGuardError` and that class::
             │   ├── SSLError                   also requests.exceptions.SSLError
             │   ├── ProxyError                 also requests.exceptions.ProxyError
             │   ├── ConnectTimeout             also requests.exceptions.ConnectTimeout
+            │   │   └── PoolTimeout            error.type "timeout.pool": no pooled connection
+            │   │                              became free in time; nothing was sent
             │   └── CircuitOpenError           error.type "circuit.open": nothing was sent
             ├── Timeout                        also requests.exceptions.Timeout
             │   ├── ReadTimeout                also requests.exceptions.ReadTimeout
@@ -57,6 +59,7 @@ __all__ = [
     "DeadlineExceeded",
     "HTTPError",
     "InvalidURL",
+    "PoolTimeout",
     "ProxyError",
     "ReadTimeout",
     "RequestError",
@@ -123,6 +126,14 @@ class ConnectTimeout(ConnectionError, rex.ConnectTimeout):
     pass
 
 
+class PoolTimeout(ConnectTimeout):
+    """Every connection the pool may hold for the endpoint stayed busy: nothing was sent.
+
+    A ``ConnectTimeout`` because, as requests documents for that class, the request
+    never reached the server and is safe to retry.
+    """
+
+
 class Timeout(RequestError, rex.Timeout):
     pass
 
@@ -180,6 +191,7 @@ _BY_REQUESTS_CLASS: tuple[tuple[type[BaseException], type[RequestError]], ...] =
 # when the original is not a requests exception, pick by taxonomy
 _BY_TYPE_PREFIX: tuple[tuple[str, type[RequestError]], ...] = (
     ("timeout.deadline", DeadlineExceeded),
+    ("timeout.pool", PoolTimeout),
     ("timeout.connect", ConnectTimeout),
     ("timeout.read", ReadTimeout),
     ("tls.", SSLError),

@@ -36,18 +36,21 @@ def rig(
     ca_file: str,
     tls_version: str = "1.3",
     client_class: type[Any] = soapguard.Client,
+    proxy_options: dict[str, Any] | None = None,
     **config: Any,
 ) -> Iterator[Rig]:
     """A ledger server pinned to one TLS version, a FaultProxy in front, a client through it.
 
     The WSDL is loaded from the server directly, so only operation calls cross
     the proxy (and consume its queued faults).  ``client_class`` may be
-    ``soapguard.AsyncClient`` (then ``service`` is awaited).
+    ``soapguard.AsyncClient`` (then ``service`` is awaited).  ``proxy_options`` go to
+    the FaultProxy.
     """
     version = TLS_VERSIONS[tls_version]
     server = make_ledger(ssl_context=server_ssl_context(min_version=version, max_version=version))
     cfg = Config(ca_bundle=ca_file, **config)
-    with FaultProxy(upstream=("127.0.0.1", server.port), lifetime=120) as proxy:
+    options = {"lifetime": 120, **(proxy_options or {})}
+    with FaultProxy(upstream=("127.0.0.1", server.port), **options) as proxy:
         client = client_class(server.wsdl_url, config=cfg)
         # an IP address: "localhost" would also try ::1, where nothing listens
         service = client.create_service(BINDING, f"https://127.0.0.1:{proxy.port}/ledger")

@@ -38,27 +38,30 @@ def lockstep(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Barrier]:
     return barrier
 
 
-def test_two_threads_dropping_the_same_host_at_once_do_not_raise(
+def test_two_threads_closing_the_same_hosts_idle_connections_at_once_do_not_raise(
     lockstep: threading.Barrier,
 ) -> None:
     adapter = SoapGuardAdapter(Config())
     url = "https://soap.example:8443/svc"
-    adapter.poolmanager.connection_from_url(url)
+    pool = adapter.poolmanager.connection_from_url(url)
     errors: list[BaseException] = []
 
-    def drop() -> None:
+    def close() -> None:
         try:
-            adapter.drop_host(url)
+            adapter.close_idle(url)
         except BaseException as exc:  # the race surfaced as KeyError(PoolKey(...))
             errors.append(exc)
 
-    threads = [threading.Thread(target=drop, name=f"dropper-{n}") for n in range(2)]
+    threads = [threading.Thread(target=close, name=f"dropper-{n}") for n in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(adapter.poolmanager.pools) == 0
+    # the pool stays, with every one of its slots, so callers waiting on it are still woken
+    assert adapter.poolmanager.connection_from_url(url) is pool
+    assert pool.pool is not None
+    assert pool.pool.qsize() == Config().pool_maxsize
 
 
 def _closed_port() -> int:

@@ -167,6 +167,80 @@ def test_fresh_connection_is_not_stale() -> None:
     assert rule(event(error__type="timeout.read", connection__requests=9)) == "read_timeout"
 
 
+def test_stale_hint_never_claims_a_retry_that_was_not_made() -> None:
+    refused = hint_for(
+        event(error__type="connection.reset", connection__requests=2, decision="raise",
+              decision_reason="not_idempotent")
+    ) or ""  # fmt: skip
+    assert "retried the call" not in refused
+    assert "was not retried" in refused
+    assert "SOAPGUARD_POOL_IDLE_TIMEOUT" in refused
+    retried = hint_for(
+        event(error__type="connection.reset", connection__requests=2, decision="retry",
+              decision_reason="idempotent")
+    ) or ""  # fmt: skip
+    assert "retried the call on a fresh connection" in retried
+
+
+# -- a connection that sat idle in the pool ------------------------------------------------------
+
+
+def idle(**fields: Any) -> dict[str, Any]:
+    base = {
+        "error__type": "connection.reset",
+        "connection__reused": True,
+        "connection__requests": 2,
+        "connection__idle_ms": 1634.5,
+        "phase": "wait",
+        "config__pool_idle_timeout": 30.0,
+        "decision": "raise",
+        "decision_reason": "not_idempotent",
+    }
+    return event(**{**base, **fields})
+
+
+@pytest.mark.parametrize("etype", ["connection.reset", "tls.unexpected_eof"])
+def test_idle_connection_hint_says_how_long_and_names_the_variable(etype: str) -> None:
+    ev = idle(error__type=etype)
+    assert rule(ev) == "idle_connection"
+    text = hint_for(ev) or ""
+    assert "1.6 s" in text
+    assert "SOAPGUARD_POOL_IDLE_TIMEOUT (now 30 s)" in text
+    assert "not declared idempotent" in text
+    assert "retried the call" not in text
+
+
+@pytest.mark.parametrize(
+    ("decision", "reason", "says"),
+    [
+        ("retry", "idempotent", "soapguard retried the call on a fresh connection"),
+        ("retry", "not_sent", "soapguard retried the call on a fresh connection"),
+        ("raise", "attempts_exhausted", "SOAPGUARD_MAX_ATTEMPTS were used up"),
+        ("raise", "deadline", "no time was left before SOAPGUARD_DEADLINE"),
+        ("raise", "budget", "retry budget was spent"),
+        ("raise", "non_retryable", "the call was not retried"),
+    ],
+)
+def test_idle_connection_hint_follows_the_decision(decision: str, reason: str, says: str) -> None:
+    text = hint_for(idle(decision=decision, decision_reason=reason)) or ""
+    assert says in text
+    if decision == "raise":
+        assert "retried the call" not in text
+
+
+def test_idle_hint_needs_a_reused_connection_an_idle_time_and_no_response() -> None:
+    assert rule(idle(connection__reused=False, connection__requests=1)) != "idle_connection"
+    assert rule(idle(connection__idle_ms=None)) == "stale_connection"
+    assert rule(idle(phase="receive")) == "stale_connection"
+    assert rule(idle(error__type="timeout.read")) == "read_timeout"
+
+
+def test_pool_timeout_hint_names_maxsize() -> None:
+    ev = event(error__type="timeout.pool", decision="retry", decision_reason="not_sent")
+    assert rule(ev) == "pool_timeout"
+    assert "SOAPGUARD_POOL_MAXSIZE" in (hint_for(ev) or "")
+
+
 def test_large_records_beat_stale() -> None:
     ev = mac("local", connection__requests=3, tls__largest_record_in=16408)
     assert rule(ev) == "bad_record_mac_large_records"
@@ -243,6 +317,9 @@ EVIDENCE: dict[str, dict[str, Any]] = {
     "bad_record_mac_peer": mac("peer"),
     "cbc_suite": event(error__type="tls.other", tls__cipher="AES256-SHA"),
     "stale_connection": event(error__type="connection.reset", connection__requests=2),
+    "idle_connection": event(
+        error__type="tls.unexpected_eof", connection__reused=True, connection__idle_ms=95_000.0
+    ),
     "certificate": event(error__type="tls.certificate"),
     "protocol_version": event(error__type="tls.protocol_version"),
     "no_shared_cipher": event(error__type="tls.no_shared_cipher"),

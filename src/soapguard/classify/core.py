@@ -10,9 +10,11 @@ and raises soapguard's exception instead.
 
 Evidence, strongest first:
 
-1. ``soapguard.errors.DeadlineExceeded`` is always ``timeout.deadline``.
-   A ``.report`` found on an exception in the chain is never evidence: it may
-   describe an earlier attempt, and one attempt is judged only by what it saw;
+1. ``soapguard.errors.DeadlineExceeded``, and a socket operation cut short at the
+   call's deadline (``soapguard.transport.deadline.ConnectionDeadline``), are always
+   ``timeout.deadline``.  A ``.report`` found on an exception in the chain is never
+   evidence: it may describe an earlier attempt, and one attempt is judged only by
+   what it saw;
 2. the attempt's :class:`~soapguard.transport.evidence.Attempt` (phase, bytes written,
    TLS version, traced records), *if something wrote to it* -- a ``Progress``
    still in its initial state (e.g. behind a mocked transport) is no evidence;
@@ -40,6 +42,8 @@ Inferences worth knowing:
   urllib3 suppresses ragged EOFs, so that is how a peer closing without
   ``close_notify`` shows -- and ``connection.reset`` over plain HTTP.
 * ``retry_after`` is only read for ``http.status`` failures.
+* urllib3's ``EmptyPoolError`` (every connection the pool may keep stayed busy
+  for the whole wait) is ``timeout.pool``: nothing was sent.
 
 Without progress, ``request_sent`` is ``"none"`` only where that is certain
 (refused, DNS, connect timeout, a TLS failure that can only happen in the
@@ -70,6 +74,7 @@ import zeep.exceptions as zx
 
 from .. import _compat
 from ..errors import DeadlineExceeded, SoapGuardError
+from ..transport.deadline import ConnectionDeadline
 from ..transport.evidence import Attempt, Phase, RequestSent
 from . import rules
 from ._util import (
@@ -197,7 +202,7 @@ def _classify(exc: BaseException, attempt: Attempt | None) -> Failure:
     if not links:
         return Failure("response.invalid", None, redact(type(exc).__name__), request_sent="full")
     observed = attempt if attempt is not None and attempt.observed else None
-    deadline = first(links, lambda e: isinstance(e, DeadlineExceeded))
+    deadline = first(links, lambda e: isinstance(e, DeadlineExceeded | ConnectionDeadline))
     facts = rules.Facts(links, observed)
     verdict = rules.timeout_deadline(deadline) if deadline is not None else rules.judge(facts)
 

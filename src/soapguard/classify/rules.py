@@ -44,7 +44,7 @@ TYPES = frozenset(
         *("tls.bad_record_mac", "tls.unexpected_eof", "tls.handshake_failure"),
         *("tls.protocol_version", "tls.no_shared_cipher", "tls.certificate", "tls.other"),
         *("connection.refused", "connection.reset", "connection.dns"),
-        *("timeout.connect", "timeout.read", "timeout.deadline"),
+        *("timeout.connect", "timeout.read", "timeout.deadline", "timeout.pool"),
         *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
         "timeout.pool",
         *("tls.legacy_renegotiation", "tls.dh_key_too_small", "tls.renegotiation_refused"),
@@ -240,6 +240,12 @@ def _renegotiation_refused(f: Facts) -> Verdict | None:
     return Verdict("tls.renegotiation_refused", f.chain[0], origin="local")
 
 
+def _pool(f: Facts) -> Verdict | None:
+    """No pooled connection became free in time: the request never started."""
+    exc = f.find(lambda e: isinstance(e, u3.EmptyPoolError))
+    return Verdict("timeout.pool", exc, phase="connect", not_sent=True) if exc else None
+
+
 def _timeout(f: Facts) -> Verdict | None:
     exc = f.find(
         lambda e: isinstance(e, u3.ConnectTimeoutError) and not isinstance(e, u3.NewConnectionError)
@@ -412,6 +418,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _tunnel,
     _httpx_labels,
     _dns,
+    _pool,
     _renegotiation_refused,
     _timeout,
     _refused,

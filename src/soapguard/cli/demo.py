@@ -138,7 +138,7 @@ def run_scenes(mtls: str | None = None, **overrides: Any) -> DemoResult:
         tag = secrets.token_hex(4)
         scenes = []
         for number, play in enumerate((_recover, _refuse, _never_left), start=1):
-            client.transport.adapter.drop_host(proxy_url)  # every scene on a fresh connection
+            client.transport.adapter.close_idle(proxy_url)  # every scene on a fresh connection
             first_event, connections = len(events), proxy.stats().connections
             scene, expected = play(service, proxy, server, f"demo-{tag}-{number}")
             scene.number = number

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..testing.proxy.faults import Fault
+from ..testing.proxy.faults import SPEC_FORMS, Fault
 
 if TYPE_CHECKING:  # the proxy itself is loaded only when the command runs
     from ..testing.proxy.stats import FiredFault, ProxyStats
@@ -38,6 +38,7 @@ MAX_TIMES = 10_000
 #: how often the proxy's stats are checked for new faults (seconds)
 POLL_SECONDS = 0.2
 _TIMES = re.compile(r"^(?P<spec>.+?)x(?P<times>\d+)$")
+_SPECS = ", ".join(SPEC_FORMS)
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -84,9 +85,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="run the fault-injecting TLS-aware proxy in front of a server",
         description=(
             "Forward --listen to --upstream and inject faults (never decrypting anything).  "
-            "Faults are queued in order; SPECxN queues one N times.  Fault specs: "
-            "flip-response-record:N, flip-request-record, corrupt-handshake, rst-on-accept, "
-            "rst-after-request, close-mid-body:BYTES, stall:SECONDS.  With --random, the "
+            f"Faults are queued in order; SPECxN queues one N times.  Fault specs: {_SPECS}.  "
+            "idle-reset:SECONDS resets the next request that arrives on a connection idle at "
+            "least that long (as a peer that forgot it would), unexecuted; chunked-response, "
+            "close-delimited-response and expect-stall:SECONDS need plain HTTP (they read or "
+            "rewrite it) and wait in the queue for a plain connection.  With --random, the "
             "--fault specs are the kinds to pick from at random instead."
         ),
     )

@@ -124,6 +124,7 @@ Event = TypedDict(
         "config.max_record_size": "int | None",
         "config.read_timeout": "float | None",
         "config.deadline": "float | None",
+        "config.pool_idle_timeout": "float | None",
     },
 )
 
@@ -229,6 +230,10 @@ def _skeleton(kind: Kind, ctx: CallContext) -> Event:
     return event
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 def _failure(event: Event, failure: Failure) -> None:
     event["error.type"] = failure.type
     event["error.origin"] = failure.origin
@@ -245,6 +250,8 @@ def _failure(event: Event, failure: Failure) -> None:
 def _observed(event: Event, attempt: Attempt) -> None:
     event["bytes_sent"] = attempt.bytes_sent
     event["connection.reused"] = attempt.reused_connection
+    event["connection.idle_ms"] = _ms(attempt.idle_before)
+    event["connection.age_ms"] = _ms(attempt.connection_age)
     if event["http.response.status_code"] is None:
         event["http.response.status_code"] = attempt.status
     status = event["http.response.status_code"] or 0
@@ -311,6 +318,7 @@ def attempt_event(
     event["endpoint.index"] = attempt.endpoint_index
     event["circuit.state"] = attempt.circuit_state
     event["tls.verify"] = attempt.tls_verify
+    event["config.pool_idle_timeout"] = config.pool_idle_timeout
     if attempt.observed or attempt.status is not None:
         _observed(event, attempt)
     event["hint"] = hint_for(event)

@@ -140,6 +140,64 @@ def _cbc_text(event: Event) -> str:
     )
 
 
+# -- connection lifecycle: stale pooled connections, a full pool --------------------------------
+
+#: what a peer that dropped an idle connection looks like to the next request on it
+_IDLE_TYPES = frozenset({"connection.reset", "tls.unexpected_eof"})
+_NOT_RETRIED = {
+    "not_idempotent": (
+        "the call was not retried, since the request may have run on the server and the "
+        "operation is not declared idempotent"
+    ),
+    "attempts_exhausted": "the call was not retried: SOAPGUARD_MAX_ATTEMPTS were used up",
+    "deadline": "the call was not retried: no time was left before SOAPGUARD_DEADLINE",
+    "budget": "the call was not retried: the endpoint's retry budget was spent",
+}
+
+
+def _retry_clause(event: Event) -> str:
+    """What soapguard did about the call, exactly as decided (never a retry it did not make)."""
+    if event.get("decision") == "retry":
+        return "soapguard retried the call on a fresh connection"
+    return _NOT_RETRIED.get(str(event.get("decision_reason")), "the call was not retried")
+
+
+def _idle_seconds(event: Event) -> float | None:
+    idle = event.get("connection.idle_ms")
+    if not isinstance(idle, int | float) or isinstance(idle, bool):
+        return None
+    return idle / 1000
+
+
+def _idle(event: Event) -> bool:
+    return (
+        event.get("connection.reused") is True
+        and event.get("error.type") in _IDLE_TYPES
+        and event.get("phase") in (None, "send", "wait")
+        and _idle_seconds(event) is not None
+    )
+
+
+def _idle_text(event: Event) -> str:
+    limit = event.get("config.pool_idle_timeout")
+    now = f" (now {limit:g} s)" if isinstance(limit, int | float) else ""
+    return (
+        f"The connection had sat idle in the pool for {_idle_seconds(event):.1f} s before this "
+        "request, long enough for the peer or a firewall or load balancer on the way to drop "
+        f"it, so set SOAPGUARD_POOL_IDLE_TIMEOUT{now} below the shortest idle limit on the "
+        f"path (`soapguard probe URL --idle-wait S` measures the server's); {_retry_clause(event)}."
+    )
+
+
+def _pool_text(event: Event) -> str:
+    return (
+        "Every connection the pool may keep for this endpoint (SOAPGUARD_POOL_MAXSIZE) stayed "
+        "busy until the wait for one (at most SOAPGUARD_CONNECT_TIMEOUT) ran out, so nothing "
+        "was sent; raise SOAPGUARD_POOL_MAXSIZE if the server accepts more connections, or "
+        "make fewer calls at once."
+    )
+
+
 def _stale(event: Event) -> bool:
     requests = _int(event, "connection.requests")
     reused = (requests or 0) > 1 or event.get("connection.reused") is True
@@ -151,10 +209,12 @@ def _stale_text(event: Event) -> str:
     which = f"request {count} on it" if count else "a reused one"
     return (
         f"The failure ({event['error.type']}) hit a pooled connection ({which}), so it most "
-        "likely went stale (server or middlebox idle timeout / keep-alive limit); soapguard "
-        "retries such calls on a fresh connection when the operation is listed in "
-        "SOAPGUARD_IDEMPOTENT_OPERATIONS."
+        "likely went stale (server or middlebox idle timeout or keep-alive limit): keep "
+        f"SOAPGUARD_POOL_IDLE_TIMEOUT under the peer's idle limit; {_retry_clause(event)}."
     )
+
+
+# -- other rules ---------------------------------------------------------------------------------
 
 
 def _when(error_type: str) -> Callable[[Event], bool]:
@@ -234,11 +294,6 @@ _CANCELLED_TEXT = (
     "The application cancelled this call after its request may have reached the server, "
     "so the operation may have run there: check its outcome before repeating it, and "
     "consider SOAPGUARD_IDEMPOTENCY_HEADER so that the server can recognise a repeat."
-)
-_POOL_TEXT = (
-    "Every pooled connection to this endpoint stayed busy for longer than the wait allowed, "
-    "so raise SOAPGUARD_POOL_MAXSIZE (if the server accepts more connections) or "
-    "SOAPGUARD_CONNECT_TIMEOUT, or lower the number of concurrent calls."
 )
 
 
@@ -357,13 +412,14 @@ def _pin_text(event: Event) -> str:
 
 RULES: tuple[HintRule, ...] = (
     HintRule("cancelled", _cancelled, _text(_CANCELLED_TEXT)),
-    HintRule("pool_timeout", _when("timeout.pool"), _text(_POOL_TEXT)),
+    HintRule("pool_timeout", _when("timeout.pool"), _pool_text),
     HintRule("fork", _forked, _forked_text),
     HintRule("proxy_tunnel", _tunnel, _tunnel_text),
     HintRule("record_overflow", _when("tls.record_overflow"), _overflow_text),
     HintRule("redirect", _redirect, _redirect_text),
     HintRule("bad_record_mac_large_records", _big_local_mac, _big_local_mac_text),
     HintRule("bad_record_mac_peer", lambda e: _is(e, "tls.bad_record_mac", "peer"), _peer_mac_text),
+    HintRule("idle_connection", _idle, _idle_text),
     HintRule("cbc_suite", _cbc, _cbc_text),
     HintRule("stale_connection", _stale, _stale_text),
     *LEGACY_PEER_RULES,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from ..config import Config, label
 from ..errors import ConfigError
+from ..transport.deadline import DeadlineSSLSocket
 from ..transport.evidence import ConnInfo
 from . import _openssl, pins, profiles
 from . import trace as _trace
@@ -73,6 +74,8 @@ class _SharedContext(ssl.SSLContext):
     """
 
     _alpn: tuple[str, ...] | None = None
+    #: its sockets never wait past the deadline of the call they send for
+    sslsocket_class = DeadlineSSLSocket
 
     def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
         protocols = tuple(alpn_protocols)

@@ -4,6 +4,10 @@
 * :mod:`.asyncio` -- :class:`AsyncTransport`, the ``zeep.transports.AsyncTransport`` over
   httpx, with :mod:`._httpx` (its evidence, connection hygiene and per-endpoint slots);
 * :mod:`.adapter` -- the requests adapter: soapguard's SSL context, pools, no hidden retries;
+* :mod:`.connection` -- urllib3 connections and pools: evidence, idle/age checks, a bounded
+  pool;
+* :mod:`.deadline` -- sockets that never wait past the call's deadline;
+* :mod:`.wire` -- the wire shape of every request: Content-Length, never chunked, no Expect;
 * :mod:`.evidence` -- what one attempt and one connection were observed to do;
 * :mod:`.redirects` -- which redirects a call may follow.
 """

@@ -59,7 +59,10 @@ class _Stream(httpcore.AsyncNetworkStream):
         self.retire_at = retire_at
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
+        data = await self._stream.read(max_bytes, timeout)
+        # the last read of a response is when the connection went idle (httpcore pools it then)
+        self.info.idle_since = time.monotonic()
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         attempt = being_sent()
@@ -69,7 +72,11 @@ class _Stream(httpcore.AsyncNetworkStream):
         if attempt.bytes_sent == 0 and not attempt.send_interrupted:  # this request's first
             info = self.info
             attempt.conn = info
-            attempt.reused_connection = info.requests > 0
+            attempt.reused_connection = reused = info.requests > 0
+            now = time.monotonic()
+            attempt.connection_age = now - info.created_at
+            if reused and info.idle_since is not None:
+                attempt.idle_before = now - info.idle_since
             info.requests += 1
         try:
             await self._stream.write(buffer, timeout)

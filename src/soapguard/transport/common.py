@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..config import Config
@@ -44,10 +45,16 @@ def standalone_context(
 def start(
     attempt: Attempt, config: Config, timeout: Any, headers: dict[str, str]
 ) -> tuple[Any, dict[str, str]]:
-    """``(timeout, headers)`` for one exchange of ``attempt``, which is now entered."""
+    """``(timeout, headers)`` for one exchange of ``attempt``, which is now entered.
+
+    A retry never reuses a pooled connection; an attempt's connection ends every read and
+    write by the call's deadline (sync: :mod:`.deadline`).
+    """
     attempt.entered = True
+    attempt.fresh_connection = attempt.number > 1
     if attempt.time_left is not None:
         timeout, attempt.deadline_capped = cap(timeout, attempt.time_left)
+        attempt.deadline_at = time.monotonic() + attempt.time_left
     name = config.idempotency_header
     if name and attempt.idempotency_key:
         headers = {**headers, name: attempt.idempotency_key}

@@ -109,8 +109,10 @@ class ConnInfo:
     created_pid: int = field(default_factory=os.getpid)
     #: ``time.monotonic()`` when the connection was opened
     created_at: float = field(default_factory=time.monotonic)
-    #: ``time.monotonic()`` when its last response ended (None: never used yet)
+    #: ``time.monotonic()`` when it last went back to its pool (None: in use, or never used)
     idle_since: float | None = None
+    #: ``time.monotonic()`` after which it is retired (``SOAPGUARD_POOL_MAX_AGE``, jittered)
+    retire_at: float | None = None
     peer_address: str | None = None
     tls_version: str | None = None
     cipher: str | None = None
@@ -160,6 +162,11 @@ class Attempt:
     time_left: float | None = None
     #: the transport shrank this attempt's timeouts to ``time_left``
     deadline_capped: bool = False
+    #: ``time.monotonic()`` at which the call's deadline expires, set by the transport: the
+    #: attempt's sockets never wait past it (None: no deadline)
+    deadline_at: float | None = None
+    #: this attempt must run on a connection opened for it (a retry never reuses one)
+    fresh_connection: bool = False
     #: the transport was asked to send this attempt (an exception raised before that is
     #: the caller's, e.g. zeep validating arguments, and not an exchange failure)
     entered: bool = False
@@ -172,6 +179,10 @@ class Attempt:
     request_complete: bool = False
     response_started: bool = False
     reused_connection: bool | None = None
+    #: seconds the connection had sat idle in its pool before this request (reused only)
+    idle_before: float | None = None
+    #: seconds since the connection was opened, when this request started on it
+    connection_age: float | None = None
     status: int | None = None
     response_headers: Mapping[str, str] | None = None
     conn: ConnInfo | None = None

@@ -115,8 +115,14 @@ class Transport(zeep.Transport):
         return BoundTransport(self, attempt)
 
     def release(self, attempt: Attempt) -> None:
-        """Before a retry: close the endpoint's idle connections, so it runs on a fresh one."""
-        self.adapter.drop_host(attempt.endpoint)
+        """Before a retry: close the endpoint's idle connections; its pool and limit stay.
+
+        The failed connection is among them if it went back to the pool (after an
+        HTTP error status, say); one that broke was closed by urllib3 already.  The
+        retry itself refuses any pooled connection (``Attempt.fresh_connection``), so
+        it runs on a fresh one even if another thread returned one meanwhile.
+        """
+        self.adapter.close_idle(attempt.endpoint)
 
     # -- zeep's entry point for a plain zeep.Client ------------------------------------------
     def post(self, address: str, message: bytes | str, headers: dict[str, str]) -> Any:

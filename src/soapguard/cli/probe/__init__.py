@@ -12,6 +12,8 @@ Steps, each bounded by ``--timeout`` and all by ``--budget``:
 4. with ``--call``: repeated calls under the current settings and candidates;
 5. identity: the chain's SPKI pins against ``SOAPGUARD_PINNED_KEYS``, certificates
    that expire soon, and the client certificate loaded as a client would.
+6. with ``--idle-wait``: how long the server keeps an idle connection open
+   (:mod:`.idle`, in a thread alongside steps 3 and 4).
 
 Then old-peer checks (:mod:`.legacy`): a variant refused for lacking secure
 renegotiation or for a small DH group is tried again with the one switch that fixes
@@ -39,7 +41,7 @@ from .. import config as _cli_config
 from .._exit import OK as EXIT_OK
 from .._exit import PROBLEM as EXIT_PROBLEM
 from .._exit import USAGE as EXIT_USAGE
-from . import advice, calls, legacy
+from . import advice, calls, idle, legacy
 from . import cert as probe_cert
 from . import identity as probe_identity
 from . import tls as probe_tls
@@ -47,6 +49,10 @@ from .render import render
 
 _TIMEOUT_HELP = "seconds per step: connect, handshake, GET, call (default 5)"
 _REPEAT_HELP = f"calls per candidate, 1 to {calls.MAX_REPEAT} (default 20)"
+_IDLE_HELP = (
+    "also measure how long the server keeps an idle connection open, waiting up to S "
+    "seconds within --budget (e.g. 190: DataPower closes after 180 s by default)"
+)
 
 
 def _positive(text: str) -> float:
@@ -86,6 +92,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     add("--args", default="{}", metavar="JSON", help="its arguments as a JSON object")
     add("--repeat", type=_repeat, default=20, metavar="N", help=_REPEAT_HELP)
     add("--progress", action="store_true", help="progress on stderr even if not a terminal")
+    add("--idle-wait", type=_positive, metavar="S", help=_IDLE_HELP)
     parser.set_defaults(run=run)
 
 
@@ -145,6 +152,7 @@ def _probe(
         "settings": _settings(config, args.call),
         "handshakes": [],
         "incomplete": [],
+        "idle": None,
     }
     state = _Verification()
     variants: list[tuple[str, str, Config | str]] = [("current", "current", config)]
@@ -175,6 +183,12 @@ def _probe(
     report["certificate"] = _certificate(target, state)
     report["identity"] = probe_identity.check(config, report["certificate"])
     report["record_size"] = None
+    idle_probe = None
+    if working is not None and args.idle_wait:
+        until = min(deadline, time.monotonic() + args.idle_wait)
+        idle_probe = idle.IdleProbe.start(
+            target, working, timeout=_step(args.timeout, deadline), verify=state.verify, until=until
+        )
     if working is not None and time.monotonic() < deadline:
         progress.update("record size: GET with and without max_fragment_length")
         timeout = _step(args.timeout, deadline)
@@ -184,6 +198,10 @@ def _probe(
     report["calls"] = None
     if args.call:
         report["calls"] = _calls(args, config, report, deadline, call_args, progress)
+    if idle_probe is not None:
+        progress.update("idle connection: waiting for the server to close it")
+        report["idle"] = idle_probe.result()
+        progress.done()
     report["legacy_peer"] = old_peer.findings(report)
     report["notes"] = advice.notes(report) + probe_identity.notes(report["identity"])
     report["recommendations"] = advice.recommend(report, report["settings"])
@@ -229,7 +247,7 @@ def _variant(config: Config, **changes: Any) -> Config | str:
 def _settings(config: Config, operation: str | None) -> dict[str, Any]:
     names = (
         "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level",
-        "tls_legacy_renegotiation", "max_record_size",
+        "tls_legacy_renegotiation", "max_record_size", "pool_idle_timeout",
     )  # fmt: skip
     out: dict[str, Any] = {name: getattr(config, name) for name in names}
     out["ca_bundle"] = "set" if config.ca_bundle else None  # a path may be sensitive

@@ -8,6 +8,7 @@ each with a one-line reason.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ MIN_CONCLUSIVE_BYTES = 1024
 TRANSIENT = TRANSIENT_TYPES - {"timeout.read"}
 #: OpenSSL verify codes meaning "no trusted issuer" (a CA bundle fixes these)
 UNTRUSTED = frozenset({2, 19, 20, 21})
+#: share of the server's measured idle limit recommended for SOAPGUARD_POOL_IDLE_TIMEOUT
+IDLE_MARGIN = 0.8
 
 
 def mfl_verdict(
@@ -109,7 +112,7 @@ def notes(report: Mapping[str, Any]) -> list[str]:
             "what soapguard sends to it"
         )
     out.extend(old_peer.notes(report))
-    return out
+    return out + _idle_notes(report)
 
 
 def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -165,7 +168,44 @@ def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[di
         )
     old_peer.recommend(report, settings, add)
     _call_advice(report.get("calls") or {}, settings, add)
+    _idle_advice(report.get("idle") or {}, settings, add)
     return list(recs.values())
+
+
+def idle_timeout_for(closed_after_s: float) -> float:
+    """SOAPGUARD_POOL_IDLE_TIMEOUT for a server that closes idle connections after
+    ``closed_after_s`` seconds: well under it (whole seconds from 10 s, else tenths)."""
+    value = closed_after_s * IDLE_MARGIN
+    if value >= 10:
+        return float(math.floor(value))
+    return max(0.1, math.floor(value * 10) / 10)
+
+
+def _idle_advice(idle: Mapping[str, Any], settings: Mapping[str, Any], add: Any) -> None:
+    closed = idle.get("closed_after_s")
+    if closed is None:
+        return
+    value, now = idle_timeout_for(closed), settings.get("pool_idle_timeout")
+    if now is None or now > value:
+        shown = f"{now:g} s" if isinstance(now, int | float) else "unset"
+        add(
+            "SOAPGUARD_POOL_IDLE_TIMEOUT",
+            f"{value:g}",
+            f"the server closed an idle connection after {closed:g} s: a pooled connection "
+            f"must be closed before that, or its next request meets a reset (now {shown})",
+        )
+
+
+def _idle_notes(report: Mapping[str, Any]) -> list[str]:
+    idle = report.get("idle") or {}
+    now = (report.get("settings") or {}).get("pool_idle_timeout")
+    if not idle.get("measured") or idle.get("closed_after_s") is not None:
+        return []
+    waited = idle.get("waited_s") or 0
+    text = f"the server kept an idle connection open for at least {waited:g} s"
+    if isinstance(now, int | float) and now >= waited:
+        text += f", too short to show that SOAPGUARD_POOL_IDLE_TIMEOUT={now:g} is safe"
+    return [text]
 
 
 def _transient(candidate: Mapping[str, Any]) -> int:

@@ -45,6 +45,8 @@ def render(report: dict[str, Any]) -> None:
     if report.get("calls"):
         _print_calls(report["calls"])
     legacy.render(report)
+    if report.get("idle"):
+        _print_idle(report["idle"])
     for text in report["notes"]:
         print(f"\nnote: {text}")
     for text in report["problems"]:
@@ -91,3 +93,13 @@ def _print_calls(result: dict[str, Any]) -> None:
         if cand["setup_error"]:
             line += f"  (WSDL not loaded: {cand['setup_error']})"
         print(line)
+
+
+def _print_idle(idle: dict[str, Any]) -> None:
+    if not idle.get("measured"):
+        print(f"\nIdle connection: not measured ({_error(idle.get('error'))})")
+    elif idle.get("closed_after_s") is None:
+        print(f"\nIdle connection: still open after {idle['waited_s']} s")
+    else:
+        closed, how = idle["closed_after_s"], idle["how"]
+        print(f"\nIdle connection: closed by the server after {closed} s ({how})")

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from . import soap
-from .handler import PATH, LedgerHTTPServer, Reply
+from .handler import PATH, Framing, LedgerHTTPServer, Reply
 from .http import server_context
 
 if TYPE_CHECKING:
@@ -99,8 +99,10 @@ class LedgerServer:
     either it speaks plain HTTP.  ``client_ca`` (a CA file, with ``certfile``)
     requires mutual TLS: a client must present a certificate that CA issued, and
     :attr:`client_subjects` lists those seen.  ``soap12`` selects which WSDL ``?wsdl``
-    returns (the endpoint answers both versions).  The server stops by itself
-    after ``lifetime`` seconds.  Counters are thread-safe.
+    returns (the endpoint answers both versions).  A keep-alive connection idle
+    for ``idle_timeout`` seconds is closed (without a TLS close_notify), as real
+    servers do.  The server stops by itself after ``lifetime`` seconds.  Counters
+    are thread-safe.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class LedgerServer:
         soap12: bool = False,
         lifetime: float = 600.0,
         client_ca: str | None = None,
+        idle_timeout: float = 30.0,
     ) -> None:
         if keyfile is not None and certfile is None:
             raise ValueError("keyfile given without certfile")
@@ -128,6 +131,7 @@ class LedgerServer:
         self._host = host
         self._requested_port = port
         self._lifetime = lifetime
+        self._idle_timeout = idle_timeout
         self._state = _LedgerState(wsdl_dir(), "ledger-soap12.wsdl" if soap12 else "ledger.wsdl")
         self._lock = threading.Lock()
         self._httpd: LedgerHTTPServer | None = None
@@ -162,7 +166,7 @@ class LedgerServer:
             if self._httpd is not None:
                 raise RuntimeError("a LedgerServer can be started only once")
             httpd = LedgerHTTPServer((self._host, self._requested_port), self._state,
-                                     self._ssl_context)  # fmt: skip
+                                     self._ssl_context, self._idle_timeout)  # fmt: skip
             self._httpd = httpd
         self._state.publish(self.url)
         self._thread = threading.Thread(
@@ -300,6 +304,20 @@ class LedgerServer:
         with self._state.lock:
             self._state.injected.extend([(status, reply_headers, body)] * times)
 
+    def frame_next(self, framing: Framing, times: int = 1) -> None:
+        """Frame the answers to the next ``times`` POSTs ``chunked`` or ``close``-delimited.
+
+        ``close``: no ``Content-Length``; the body ends when the server closes the
+        connection, without a TLS close_notify.  Faults injected with :meth:`fail_next`
+        are framed the same way.
+        """
+        if framing not in ("length", "chunked", "close"):
+            raise ValueError(f"framing must be length, chunked or close, got {framing!r}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._state.lock:
+            self._state.framings.extend([framing] * times)
+
 
 class _LedgerState:
     """What the connection threads share: documents, counters, pending injected failures."""
@@ -321,6 +339,7 @@ class _LedgerState:
         #: headers of the most recent POSTs, oldest first
         self.request_headers: collections.deque[dict[str, str]] = collections.deque(maxlen=1000)
         self.injected: collections.deque[Reply] = collections.deque()
+        self.framings: collections.deque[Framing] = collections.deque()
         self._transfer_ids = itertools.count(1)
         self._transfer_prefix = f"TX-{secrets.token_hex(4)}-"
 
@@ -363,6 +382,10 @@ class _LedgerState:
         except soap.SoapFault as exc:
             return 500, headers, soap.fault_envelope(env_ns, exc)
         return 200, headers, soap.envelope(env_ns, payload)
+
+    def framing(self) -> Framing:
+        with self.lock:
+            return self.framings.popleft() if self.framings else "length"
 
     def _next_transfer_id(self) -> str:
         with self.lock:

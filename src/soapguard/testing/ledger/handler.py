@@ -2,8 +2,12 @@
 
 Reads requests (keep-alive, Content-Length bodies only), routes ``GET`` to the
 served WSDL/XSD documents and ``POST /ledger`` to a :class:`Backend` that does
-the SOAP work, and always answers with a ``Content-Length``.  A request whose
-body does not fully arrive is neither answered nor handed to the backend.
+the SOAP work.  Answers carry a ``Content-Length``, unless the backend asks for a
+SOAP answer to be framed otherwise (:data:`Framing`): ``chunked``
+(``Transfer-Encoding: chunked``) or ``close`` (no length: the body ends when the
+server closes the connection, which it does without a TLS close_notify, as many
+servers do).  A request whose body does not fully arrive is neither answered nor
+handed to the backend.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from ...diagnostics.redact import redact_text
@@ -26,6 +30,10 @@ MAX_BODY = 16 * 1024 * 1024
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 Reply = tuple[int, Mapping[str, str], bytes]
+#: how a reply's body is delimited: Content-Length, chunked, or by closing the connection
+Framing = Literal["length", "chunked", "close"]
+#: bytes per chunk of a chunked reply
+CHUNK = 16 * 1024
 
 
 class Backend(Protocol):
@@ -35,16 +43,24 @@ class Backend(Protocol):
     def answer_post(self, body: bytes, headers: Mapping[str, str]) -> Reply:
         """Status, headers and body for a fully received SOAP POST (``headers``: the request's)."""
 
+    def framing(self) -> Framing:
+        """How to frame the answer to the POST just answered."""
+
 
 class LedgerHTTPServer(TrackingServerMixin, HTTPServer):
     """The listening server: one daemon thread per connection, see the mixin."""
 
     def __init__(
-        self, address: tuple[str, int], backend: Backend, ssl_context: ssl.SSLContext | None
+        self,
+        address: tuple[str, int],
+        backend: Backend,
+        ssl_context: ssl.SSLContext | None,
+        idle_timeout: float = 30.0,
     ) -> None:
         self.backend = backend
         self.ssl_context = ssl_context
         self._clients: list[dict[str, str]] = []
+        self.idle_timeout = idle_timeout
         self.init_tracking()
         super().__init__(address, LedgerHandler)
 
@@ -67,7 +83,7 @@ class LedgerHTTPServer(TrackingServerMixin, HTTPServer):
 class LedgerHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "soapguard-ledger/1"
-    #: idle keep-alive connections are closed after this many seconds
+    #: idle keep-alive connections are closed after this many seconds (then the server's own)
     timeout = 30
     server: LedgerHTTPServer
 
@@ -78,6 +94,7 @@ class LedgerHandler(BaseHTTPRequestHandler):
         if isinstance(self.request, ssl.SSLSocket):
             self.server.note_client(self.request)
         super().setup()
+        self.request.settimeout(self.server.idle_timeout)  # the server's idle limit
 
     def log_message(self, format: str, *args: object) -> None:
         # request lines can carry credentials in the query string: redact like the client does
@@ -103,7 +120,9 @@ class LedgerHandler(BaseHTTPRequestHandler):
             return
         body = self._read_body()
         if body is not None:
-            self._reply(*self.server.backend.answer_post(body, dict(self.headers.items())))
+            backend = self.server.backend
+            reply = backend.answer_post(body, dict(self.headers.items()))
+            self._reply(*reply, framing=backend.framing())
 
     def _read_body(self) -> bytes | None:
         """The request body, or ``None`` after answering/closing when it cannot be had.
@@ -130,12 +149,25 @@ class LedgerHandler(BaseHTTPRequestHandler):
         self.close_connection = not keep_alive
         return body
 
-    def _reply(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    def _reply(
+        self, status: int, headers: Mapping[str, str], body: bytes, framing: Framing = "length"
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        if framing == "close":
+            self.close_connection = True
+        if framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        elif framing == "length":
+            self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if framing != "chunked":
+            self.wfile.write(body)
+            return
+        for start in range(0, len(body), CHUNK):
+            piece = body[start : start + CHUNK]
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")

@@ -139,7 +139,7 @@ class ProxyConnection:
                 if mode is None:
                     mode = session.detect(data[0])
                 if mode != "tls":
-                    if not self._apply(on_chunk(len(data)), data, dst, out):
+                    if not self._apply(on_chunk(data), data, dst, out):
                         return
                     self._flush(dst, out)
                     continue
@@ -186,6 +186,8 @@ class ProxyConnection:
             self._flush(dst, out)
             self._abort(reset=verdict.before == "rst")
             return False
+        if verdict.data is not None:
+            data = verdict.data
         if verdict.flip:
             data = flip_body_byte(data)
         if verdict.limit is not None:

@@ -21,19 +21,31 @@ RST_ON_ACCEPT = "rst-on-accept"
 RST_AFTER_REQUEST = "rst-after-request"
 CLOSE_MID_BODY = "close-mid-body"
 STALL = "stall"
+IDLE_RESET = "idle-reset"
+CHUNKED_RESPONSE = "chunked-response"
+CLOSE_DELIMITED_RESPONSE = "close-delimited-response"
+EXPECT_STALL = "expect-stall"
 
-#: kind -> (scope, parameter name or None, needs TLS records)
-_KINDS: dict[str, tuple[Scope, str | None, bool]] = {
-    FLIP_RESPONSE_RECORD: ("request", "n", True),
-    FLIP_REQUEST_RECORD: ("request", None, True),
-    CORRUPT_HANDSHAKE: ("connection", None, True),
-    RST_ON_ACCEPT: ("connection", None, False),
-    RST_AFTER_REQUEST: ("request", None, False),
-    CLOSE_MID_BODY: ("request", "after", False),
-    STALL: ("request", "seconds", False),
+#: what a fault needs to see: TLS records, plaintext HTTP, or either
+Needs = Literal["tls", "plain", "any"]
+
+#: kind -> (scope, parameter name or None, what it needs to see)
+_KINDS: dict[str, tuple[Scope, str | None, Needs]] = {
+    FLIP_RESPONSE_RECORD: ("request", "n", "tls"),
+    FLIP_REQUEST_RECORD: ("request", None, "tls"),
+    CORRUPT_HANDSHAKE: ("connection", None, "tls"),
+    RST_ON_ACCEPT: ("connection", None, "any"),
+    RST_AFTER_REQUEST: ("request", None, "any"),
+    CLOSE_MID_BODY: ("request", "after", "any"),
+    STALL: ("request", "seconds", "any"),
+    IDLE_RESET: ("request", "seconds", "any"),
+    CHUNKED_RESPONSE: ("request", None, "plain"),
+    CLOSE_DELIMITED_RESPONSE: ("request", None, "plain"),
+    EXPECT_STALL: ("request", "seconds", "plain"),
 }
 
-#: upper bound for ``stall`` so a typo cannot park a connection for days
+#: upper bound for the seconds of ``stall``, ``idle-reset`` and ``expect-stall``, so a
+#: typo cannot park a connection for days
 MAX_STALL_SECONDS = 3600.0
 
 #: every spec form, for help texts: ``flip-response-record:N``, ..., ``stall:SECONDS``
@@ -50,7 +62,7 @@ class Fault:
 
     Only the parameter that belongs to ``kind`` is set: ``n`` for
     ``flip-response-record``, ``after`` for ``close-mid-body``, ``seconds``
-    for ``stall``.
+    for ``stall``, ``idle-reset`` and ``expect-stall``.
     """
 
     kind: str
@@ -121,6 +133,28 @@ class Fault:
         """Hold the next response for ``seconds`` before forwarding it."""
         return cls(STALL, seconds=seconds)
 
+    @classmethod
+    def idle_reset(cls, seconds: float) -> Fault:
+        """Reset, without forwarding it, the next request that arrives on a connection that
+        was idle at least ``seconds`` (a peer or firewall that forgot an idle connection)."""
+        return cls(IDLE_RESET, seconds=seconds)
+
+    @classmethod
+    def chunked_response(cls) -> Fault:
+        """Plain HTTP: re-frame the next response with ``Transfer-Encoding: chunked``."""
+        return cls(CHUNKED_RESPONSE)
+
+    @classmethod
+    def close_delimited_response(cls) -> Fault:
+        """Plain HTTP: send the next response without ``Content-Length``, then close."""
+        return cls(CLOSE_DELIMITED_RESPONSE)
+
+    @classmethod
+    def expect_stall(cls, seconds: float) -> Fault:
+        """Plain HTTP: hold the next request that carries ``Expect: 100-continue`` for
+        ``seconds`` (an intermediary that ignores the header: no ``100 Continue`` comes)."""
+        return cls(EXPECT_STALL, seconds=seconds)
+
     # -- properties ---------------------------------------------------------------------
 
     @property
@@ -131,7 +165,12 @@ class Fault:
     @property
     def needs_tls(self) -> bool:
         """True if the fault works on TLS records and so cannot apply to plain TCP."""
-        return _KINDS[self.kind][2]
+        return _KINDS[self.kind][2] == "tls"
+
+    @property
+    def needs_plain(self) -> bool:
+        """True if the fault reads or rewrites HTTP, which it cannot do inside TLS."""
+        return _KINDS[self.kind][2] == "plain"
 
     # -- text form ----------------------------------------------------------------------
 

@@ -81,11 +81,14 @@ class FaultQueue:
         """Take the fault for one decision point.
 
         ``tls`` is whether the connection speaks TLS (None: not known yet);
-        faults that need TLS records are never handed out for plain TCP.
+        faults that need TLS records are never handed out for plain TCP, nor faults
+        that need plaintext HTTP for TLS.
         """
 
         def fits(fault: Fault) -> bool:
-            return fault.scope == scope and not (tls is False and fault.needs_tls)
+            if fault.scope != scope:
+                return False
+            return not (tls is False and fault.needs_tls) and not (tls and fault.needs_plain)
 
         with self._lock:
             drawn: Fault | None = None

@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .faults import CORRUPT_HANDSHAKE, FLIP_REQUEST_RECORD, Fault, Scope
+from .faults import CHUNKED_RESPONSE, CLOSE_DELIMITED_RESPONSE, CORRUPT_HANDSHAKE, Fault, Scope
+from .http1 import Reframer
 from .phases import ALERT_SIZES, TLSPhases
 from .queue import Taken
 from .records import HEADER_LEN, flip_offset, looks_like_tls
 from .stats import ConnectionLog, ConnectionRecord, FiredFault
-from .verdict import FLIP, FORWARD, HOLD, Verdict, respond
+from .verdict import FLIP, FORWARD, HOLD, Verdict, on_request, respond
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class Session:
         self._resp_units = 0
         self._resp_bytes = 0
         self._last_response_record: int | None = None
+        self._reframer: Reframer | None = None
+        #: when a byte last went through, either way (``idle-reset`` measures from it)
+        self._last_activity = clock()
 
     # -- called by the pumps ------------------------------------------------------------
 
@@ -88,6 +92,7 @@ class Session:
     def client_record(self, ctype: int, record: bytes) -> Verdict:
         length = len(record) - HEADER_LEN
         with self._cond:
+            idle = self._touch()
             kind = "control" if self._broken else self._tls.client(ctype)
             if kind == "hold":
                 if not self._interrupted:
@@ -100,11 +105,12 @@ class Session:
             self.log.c2s.add(ctype, length, app=kind == "data")
             if kind != "data":
                 return FORWARD
-            return self._request_unit(length, tls=True)
+            return self._request_unit(length, idle, None)
 
     def server_record(self, ctype: int, record: bytes) -> Verdict:
         length = len(record) - HEADER_LEN
         with self._cond:
+            self._touch()
             kind = "control" if self._broken else self._tls.server(ctype, record, self._request > 0)
             self.log.tls_version = self._tls.version
             if kind == "ticket":
@@ -119,21 +125,25 @@ class Session:
                 return self._corrupt(length)
             return self._response_unit(length, tls=True) if data else FORWARD
 
-    def client_chunk(self, size: int) -> Verdict:
+    def client_chunk(self, data: bytes) -> Verdict:
         """Plain TCP: a chunk read from the client."""
         with self._cond:
+            idle = self._touch()
             if self._broken:
                 return FORWARD
-            self.log.c2s.add_app(size)
-            return self._request_unit(size, tls=False)
+            self.log.c2s.add_app(len(data))
+            return self._request_unit(len(data), idle, data)
 
-    def server_chunk(self, size: int) -> Verdict:
+    def server_chunk(self, data: bytes) -> Verdict:
         """Plain TCP: a chunk read from the server."""
         with self._cond:
+            self._touch()
             if self._broken or not self._in_request:
                 return FORWARD
-            self.log.s2c.add_app(size)
-            return self._response_unit(size, tls=False)
+            self.log.s2c.add_app(len(data))
+            if self._reframer is not None:
+                return self._reframe(data)
+            return self._response_unit(len(data), tls=False)
 
     def settle_tickets(self) -> None:
         """TLS 1.3: wait until the server's post-handshake session tickets have arrived.
@@ -199,7 +209,14 @@ class Session:
 
     # -- internals (lock held) ----------------------------------------------------------
 
-    def _request_unit(self, size: int, tls: bool) -> Verdict:
+    def _touch(self) -> float:
+        """Seconds since a byte last went through; from now on, none."""
+        now = self._clock()
+        idle, self._last_activity = now - self._last_activity, now
+        return idle
+
+    def _request_unit(self, size: int, idle: float, plain: bytes | None) -> Verdict:
+        """The first unit of a request; ``plain`` is its bytes on a plain-TCP connection."""
         if self._in_request and not self._response_started:
             return FORWARD  # more of the same request
         self._finish_request("not triggered: the response ended first")
@@ -208,14 +225,45 @@ class Session:
         self._in_request = True
         self._response_started = False
         self._resp_units = self._resp_bytes = 0
+        self._reframer = None
         self._host.request_started()
         self._fault = taken = self._host.take_fault("request", self._mode == "tls")
-        if tls and taken is not None and taken.fault.kind == FLIP_REQUEST_RECORD:
+        if taken is None:
+            return FORWARD
+        fault = taken.fault
+        outcome = on_request(fault, size, idle, plain)
+        if outcome == "response":
+            if fault.kind in (CHUNKED_RESPONSE, CLOSE_DELIMITED_RESPONSE):
+                self._reframer = Reframer("chunked" if fault.kind == CHUNKED_RESPONSE else "close")
+            return FORWARD
+        self._fault = None
+        if outcome == "later":
+            if taken.queued:  # this request does not meet its condition: a later one may
+                self._host.put_back(fault)
+            return FORWARD
+        verdict, detail = outcome
+        self._fire(fault, self._request, detail, True)
+        return verdict
+
+    def _reframe(self, data: bytes) -> Verdict:
+        reframer, taken = self._reframer, self._fault
+        assert reframer is not None
+        self._response_started = True
+        self._resp_units += 1
+        self._resp_bytes += len(data)
+        was = reframer.state
+        out = reframer.feed(data)
+        if was == "head" and reframer.state != "head" and taken is not None:
             self._fault = None
-            detail = f"flipped byte {flip_offset(size)} of the first request record ({size} bytes)"
-            self._fire(taken.fault, self._request, detail, True)
-            return FLIP
-        return FORWARD
+            if reframer.state == "passthrough":
+                reason = "not applied: the response has no Content-Length"
+                self._fire(taken.fault, self._request, reason, False)
+            else:
+                how = "chunked" if reframer.mode == "chunked" else "close-delimited, then closed"
+                detail = f"sent the {reframer.length}-byte response {how}"
+                self._fire(taken.fault, self._request, detail, True)
+        close = reframer.mode == "close" and reframer.state == "done"
+        return Verdict(data=out, close_after=close)
 
     def _response_unit(self, size: int, tls: bool) -> Verdict:
         self._response_started = True

@@ -1,7 +1,9 @@
-"""What the proxy does with one record or chunk, and how response faults decide it.
+"""What the proxy does with one record or chunk, and how per-request faults decide it.
 
 A :class:`Verdict` is the answer a session gives a pump for each unit it is
-about to forward.  :func:`respond` holds the rules for the per-request faults
+about to forward.  :func:`on_request` holds the rules for the faults that act on
+a request as it starts (flip its first record, reset it after an idle period,
+hold it when it expects ``100 Continue``), :func:`respond` those for the faults
 that act on the response (flip, reset, close mid-body, stall).
 """
 
@@ -12,11 +14,15 @@ from typing import Literal
 
 from .faults import (
     CLOSE_MID_BODY,
+    EXPECT_STALL,
+    FLIP_REQUEST_RECORD,
     FLIP_RESPONSE_RECORD,
+    IDLE_RESET,
     RST_AFTER_REQUEST,
     STALL,
     Fault,
 )
+from .http1 import expects_continue
 from .records import flip_offset
 
 
@@ -35,11 +41,40 @@ class Verdict:
     limit: int | None = None
     #: TLS 1.3: flush, call ``Session.settle_tickets()``, then ask again
     hold: bool = False
+    #: forward these bytes instead of the unit's own (plain TCP: a re-framed response)
+    data: bytes | None = None
 
 
 FORWARD = Verdict()
 FLIP = Verdict(flip=True)
 HOLD = Verdict(hold=True)
+
+
+def on_request(
+    fault: Fault, size: int, idle: float, plain: bytes | None
+) -> tuple[Verdict, str] | Literal["later", "response"]:
+    """What ``fault``, taken as a request starts, does to that request.
+
+    ``size`` is the request's first unit (record or chunk), ``idle`` the seconds
+    the connection was quiet before it, ``plain`` its bytes on a plain-TCP
+    connection (None inside TLS).  Returns the verdict and a description when the
+    fault fires on the request now; ``"later"`` when this request does not meet
+    the fault's condition (it stays queued for a later one); ``"response"`` when
+    the fault acts on the response instead (see :func:`respond`).
+    """
+    if fault.kind == FLIP_REQUEST_RECORD and plain is None:
+        return FLIP, f"flipped byte {flip_offset(size)} of the first request record ({size} bytes)"
+    if fault.kind == IDLE_RESET:
+        if idle < (fault.seconds or 0.0):
+            return "later"
+        detail = f"reset the client after {idle:.3f} s idle; the request was not forwarded"
+        return Verdict(before="rst"), detail
+    if fault.kind == EXPECT_STALL:
+        if plain is None or not expects_continue(plain):
+            return "later"
+        detail = f"holding a request with Expect: 100-continue for {fault.seconds} s"
+        return Verdict(stall=fault.seconds), detail
+    return "response"
 
 
 def respond(
