@@ -174,7 +174,7 @@ def test_repeated_calls_count_failures_per_candidate(
     assert current["failures"] == {"http.status": 2}
     assert [(c["name"], c["ok"], c["failures"]) for c in others] == [
         ("record cap 4096", 3, {}),
-        ("record cap 1024", 3, {}),
+        ("record cap 2048", 3, {}),
     ]
     assert "2 of 3 calls failed with the current settings" in report["problems"]
     # a 503 is not something smaller records cure

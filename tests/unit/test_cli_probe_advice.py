@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from soapguard import Config
 from soapguard.cli.probe.advice import mfl_verdict, notes, problems, recommend
+from soapguard.cli.probe.calls import candidates
 from soapguard.cli.probe.cert import hostname_check, name_matches
 
 
@@ -215,3 +217,15 @@ def test_hostname_check_trusts_openssls_mismatch_verdict() -> None:
     assert hostname_check("svc.example.com", 64, chain) is False
     assert hostname_check("svc.example.com", 20, chain) is True
     assert hostname_check("svc.example.com", None, []) is None
+
+
+@pytest.mark.parametrize(
+    ("current", "tried"),
+    [(None, [4096, 2048]), (4096, [2048, 1024]), (2048, [1024, 512]), (1024, [512]), (512, [])],
+)
+def test_call_candidates_only_try_caps_below_the_current_one(
+    current: int | None, tried: list[int]
+) -> None:
+    base = Config(max_record_size=current)
+    names = [c.name for c in candidates(base, [], timeout=1.0)]
+    assert names == ["current", *(f"record cap {size}" for size in tried)]

@@ -273,7 +273,7 @@ def test_no_shared_cipher_also_names_profile_and_ciphers() -> None:
 
 
 def test_budget() -> None:
-    ev = event(error__type="connection.refused", decision_reason="budget")
+    ev = event(error__type="tls.unexpected_eof", decision_reason="budget")
     assert rule(ev) == "budget"
     assert "SOAPGUARD_RETRY_BUDGET" in (hint_for(ev) or "")
 
@@ -304,7 +304,7 @@ def test_read_timeout_beats_not_idempotent() -> None:
 
 
 def test_attempts_exhausted() -> None:
-    ev = event(error__type="connection.refused", decision_reason="attempts_exhausted")
+    ev = event(error__type="tls.unexpected_eof", decision_reason="attempts_exhausted")
     assert "SOAPGUARD_MAX_ATTEMPTS" in (hint_for(ev) or "")
 
 
@@ -331,6 +331,10 @@ EVIDENCE: dict[str, dict[str, Any]] = {
     "bad_record_mac_local": mac("local"),
     "connect_timeout": event(error__type="timeout.connect"),
     "attempts_exhausted": event(decision_reason="attempts_exhausted"),
+    "refused": event(error__type="connection.refused", server__address="10.0.0.5"),
+    "dns": event(error__type="connection.dns", server__address="mainframe.example"),
+    "circuit_open": event(error__type="circuit.open", retry_after_s=12.5),
+    "handshake_stalled": event(error__type="timeout.connect", phase="handshake"),
     "proxy_tunnel": event(
         error__type="http.status", phase="connect", http__response__status_code=407
     ),
@@ -367,3 +371,101 @@ def test_every_rule_is_one_sentence_naming_what_to_change(name: str) -> None:
     # what to change: a variable, or (where no variable can help) the code to write
     markers = ("SOAPGUARD_", "one client per process", "create_service", "HTTPS_PROXY")
     assert any(m in text for m in markers)
+
+
+# -- hints that must match the evidence ------------------------------------------------------------
+
+
+def test_refused_says_nothing_listens_on_host_and_port_whatever_the_decision() -> None:
+    for reason in ("attempts_exhausted", "budget", "deadline", None):
+        ev = event(
+            error__type="connection.refused",
+            server__address="10.0.0.5",
+            server__port=8443,
+            decision_reason=reason,
+        )
+        text = hint_for(ev) or ""
+        assert "Nothing is listening on 10.0.0.5:8443" in text
+        assert "unhealthy" not in text
+
+
+def test_dns_names_the_host() -> None:
+    text = hint_for(event(error__type="connection.dns", server__address="mainframe.example")) or ""
+    assert "mainframe.example could not be resolved" in text
+
+
+def test_connect_timeout_during_the_handshake_says_tls_stalled_not_tcp() -> None:
+    ev = event(
+        error__type="timeout.connect", phase="handshake", server__address="h", server__port=443
+    )
+    text = hint_for(ev) or ""
+    assert "TCP connected to h:443 but the TLS handshake did not finish" in text
+    assert "No TCP connection" not in text
+
+
+def test_connect_timeout_before_tcp_says_no_tcp_connection() -> None:
+    ev = event(error__type="timeout.connect", phase="connect", server__address="h", server__port=1)
+    assert rule(ev) == "connect_timeout"
+    assert "No TCP connection to h:1" in (hint_for(ev) or "")
+
+
+def test_circuit_open_says_when_the_next_probe_is_allowed() -> None:
+    text = hint_for(event(error__type="circuit.open", retry_after_s=12.5)) or ""
+    assert "in 12.5 s" in text
+
+
+# -- one record-size rule: never back and forth ----------------------------------------------------
+
+
+def _suggested(text: str) -> int | None:
+    import re
+
+    found = re.search(r"SOAPGUARD_MAX_RECORD_SIZE=(\d+)", text)
+    return int(found.group(1)) if found else None
+
+
+def test_a_2048_cap_with_records_within_it_suggests_1024_never_4096() -> None:
+    ev = mac("local", config__max_record_size=2048, tls__largest_record_in=2065)
+    assert _suggested(hint_for(ev) or "") == 1024
+
+
+def test_a_4096_cap_suggests_2048_and_2048_then_1024() -> None:
+    at_4096 = mac("local", config__max_record_size=4096, tls__largest_record_in=4120)
+    at_2048 = mac("local", config__max_record_size=2048, tls__largest_record_in=2065)
+    assert _suggested(hint_for(at_4096) or "") == 2048
+    assert _suggested(hint_for(at_2048) or "") == 1024
+
+
+def test_at_512_no_smaller_cap_is_suggested() -> None:
+    text = hint_for(mac("local", config__max_record_size=512, tls__largest_record_in=600)) or ""
+    assert _suggested(text) is None
+    assert "smallest size" in text
+
+
+def test_a_cap_that_only_limits_what_we_send_is_not_taken_for_a_server_cap() -> None:
+    # 3000 is not a max_fragment_length size: the server's records were never capped
+    ev = mac("local", config__max_record_size=3000, tls__largest_record_in=16408)
+    assert _suggested(hint_for(ev) or "") == 2048
+
+
+@pytest.mark.parametrize("configured", [None, 512, 1024, 2048, 3000, 4096, 8192])
+@pytest.mark.parametrize("largest", [None, 600, 1100, 2065, 2400, 4120, 4500, 9000, 16408])
+def test_a_suggested_cap_is_always_below_the_one_in_effect(
+    configured: int | None, largest: int | None
+) -> None:
+    ev = mac("local", config__max_record_size=configured, tls__largest_record_in=largest)
+    suggested = _suggested(hint_for(ev) or "")
+    if suggested is not None:
+        assert suggested < (configured if configured is not None else 16385)
+        assert suggested in (512, 1024, 2048, 4096)
+
+
+def test_the_documented_rule_table_lists_every_rule_in_order() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+    table = doc[doc.index("| rule | evidence | suggests |") :]
+    table = table[: table.index("\n\n")]
+    documented = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert documented == [r.name for r in RULES]

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from ...classify.core import classify
 from ...config import Config
+from ...diagnostics.record_size import lower_caps
 from ...diagnostics.redact import redact_text
 
 MAX_REPEAT = 1000
@@ -88,14 +89,14 @@ def candidate(name: str, base: Config, timeout: float, **changes: Any) -> Candid
 
 
 def candidates(base: Config, handshakes: list[dict[str, Any]], timeout: float) -> list[Candidate]:
-    """The current settings, record caps 4096 and 1024, and any other profile that works
-    and negotiates something different (by the probe's handshake rows)."""
+    """The current settings, the next two record caps below the one in effect (4096 and
+    2048 without one: never a larger cap), and any other profile that works and negotiates
+    something different (by the probe's handshake rows)."""
     rows = {(row["kind"], row["name"]): row for row in handshakes}
     current = rows.get(("current", "current"), {})
     out = [candidate("current", base, timeout)]
-    for cap in (4096, 1024):
-        if base.max_record_size != cap:
-            out.append(candidate(f"record cap {cap}", base, timeout, max_record_size=cap))
+    for cap in lower_caps(base.max_record_size)[:2]:
+        out.append(candidate(f"record cap {cap}", base, timeout, max_record_size=cap))
     for profile in ("intermediate", "legacy"):
         row = rows.get(("profile", profile), {})
         negotiated = (row.get("tls_version"), row.get("cipher"))
