@@ -20,6 +20,9 @@ that subclass :class:`~soapguard.SoapGuardError` *and* that class: an existing
             ├── PoolTimeout                   also httpx.PoolTimeout   (error.type timeout.pool)
             ├── DeadlineExceeded              also httpx.TimeoutException (timeout.deadline)
             └── SSLError                      also ssl.SSLError
+                └── TLSConnectError, TLSReadError, TLSWriteError
+                                              a tls.* failure httpx reported as its
+                                              ConnectError/ReadError/WriteError: both
 
     zeep.exceptions.Fault, TransportError  raised as they are, with .report attached
 
@@ -51,6 +54,9 @@ __all__ = [
     "RemoteProtocolError",
     "RequestError",
     "SSLError",
+    "TLSConnectError",
+    "TLSReadError",
+    "TLSWriteError",
     "WriteError",
     "WriteTimeout",
     "error_for",
@@ -120,6 +126,25 @@ class SSLError(RequestError, ssl.SSLError):
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
 
+class TLSConnectError(ConnectError, SSLError):
+    """A TLS failure that httpx reported as ``ConnectError``: also an ``ssl.SSLError``."""
+
+
+class TLSReadError(ReadError, SSLError):
+    """A TLS failure that httpx reported as ``ReadError``: also an ``ssl.SSLError``."""
+
+
+class TLSWriteError(WriteError, SSLError):
+    """A TLS failure that httpx reported as ``WriteError``: also an ``ssl.SSLError``."""
+
+
+#: a ``tls.*`` failure httpx reported as one of these is raised as both classes
+_TLS_AS: tuple[tuple[type[BaseException], type[RequestError]], ...] = (
+    (httpx.ConnectError, TLSConnectError),
+    (httpx.ReadError, TLSReadError),
+    (httpx.WriteError, TLSWriteError),
+)
+
 # most specific first: the first httpx class the original is an instance of wins
 _BY_HTTPX_CLASS: tuple[tuple[type[BaseException], type[RequestError]], ...] = (
     (httpx.ConnectTimeout, ConnectTimeout),
@@ -157,6 +182,8 @@ def error_for(failure: Failure, original: BaseException) -> RequestError:
         cls = SSLError
     elif isinstance(original, httpx.HTTPError):
         cls = next((sg for hx, sg in _BY_HTTPX_CLASS if isinstance(original, hx)), RequestError)
+        if failure.type.startswith("tls."):  # narrower: httpx's class and ssl.SSLError
+            cls = next((sg for hx, sg in _TLS_AS if isinstance(original, hx)), cls)
     else:
         cls = next((sg for p, sg in _BY_TYPE_PREFIX if failure.type.startswith(p)), RequestError)
     err = cls(describe(failure))

@@ -231,19 +231,26 @@ def with_outcome(exc: BaseException, note: str) -> None:
 def error_for(failure: Failure, original: BaseException) -> RequestError:
     """Build the soapguard exception for ``failure``, of the family ``original`` belongs to.
 
-    The class is the ``requests`` class bare zeep would have raised (``original``'s own
-    family when it is a requests exception, else the one the taxonomy implies), so
-    existing ``except`` clauses keep working.
+    The class follows the classification (``tls.*`` is an ``SSLError``, ``timeout.connect``
+    a ``ConnectTimeout``...) wherever that class is the one bare zeep would have raised or
+    a subclass of it, so existing ``except`` clauses keep working: a ``tls.unexpected_eof``
+    that requests reports as a ``ConnectionError`` is raised as ``SSLError`` (also a
+    ``ConnectionError``), but a ``connection.reset`` that arrived as ``requests``'
+    ``SSLError`` stays one.  Code that branches on the failure reads
+    ``.report["error.type"]``, which is always exact.
     """
     cls: type[RequestError] = RequestError
+    implied = next((sg for p, sg in _BY_TYPE_PREFIX if failure.type.startswith(p)), RequestError)
     if failure.type == "timeout.deadline":
         cls = DeadlineExceeded
     elif failure.type == "circuit.open":
         cls = CircuitOpenError
     elif isinstance(original, rex.RequestException):
         cls = next((sg for rq, sg in _BY_REQUESTS_CLASS if isinstance(original, rq)), RequestError)
+        if issubclass(implied, cls):  # narrower, so every except clause still matches
+            cls = implied
     else:
-        cls = next((sg for p, sg in _BY_TYPE_PREFIX if failure.type.startswith(p)), RequestError)
+        cls = implied
     err = cls(describe(failure))
     err.failure = failure
     if isinstance(original, rex.RequestException):

@@ -33,8 +33,14 @@ def failure(kind: str, origin: Any = None, **kwargs: Any) -> Failure:
         (rex.ProxyError("x"), "connection.refused", errors.ProxyError, rex.ProxyError),
         (rex.ConnectTimeout("x"), "timeout.connect", errors.ConnectTimeout, rex.ConnectTimeout),
         (rex.ReadTimeout("x"), "timeout.read", errors.ReadTimeout, rex.ReadTimeout),
-        (rex.Timeout("x"), "timeout.read", errors.Timeout, rex.Timeout),
+        # the classification narrows the class where that keeps the requests family...
+        (rex.Timeout("x"), "timeout.read", errors.ReadTimeout, rex.Timeout),
+        (rex.ConnectionError("x"), "tls.unexpected_eof", errors.SSLError, rex.ConnectionError),
+        (rex.ConnectionError("x"), "timeout.connect", errors.ConnectTimeout, rex.ConnectionError),
         (rex.ConnectionError("x"), "connection.reset", errors.ConnectionError, rex.ConnectionError),
+        # ...and never widens or leaves it: except clauses written for bare zeep still match
+        (rex.SSLError("x"), "connection.reset", errors.SSLError, rex.SSLError),
+        (rex.ConnectionError("x"), "timeout.read", errors.ConnectionError, rex.ConnectionError),
         (
             rex.ChunkedEncodingError("x"),
             "tls.unexpected_eof",

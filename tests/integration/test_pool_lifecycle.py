@@ -222,6 +222,9 @@ def test_a_caller_that_gets_no_connection_in_time_fails_with_timeout_pool(faulty
     assert last["decision_reason"] == "attempts_exhausted"
     assert "SOAPGUARD_POOL_MAXSIZE" in first["hint"]
     assert "SOAPGUARD_POOL_MAXSIZE" in str(raised.value)
+    # urllib3's way of naming the pool (with soapguard's internal class) is not the message
+    assert "Pool(" not in str(raised.value)
+    assert str(raised.value).count("no connection to 127.0.0.1:") == 1
 
 
 def test_a_retry_keeps_the_pool_and_its_limit(faulty: Any) -> None:

@@ -210,7 +210,9 @@ def test_secrets_are_masked() -> None:
 def test_hint_is_computed_from_the_event() -> None:
     event = build(progress=observed_progress())
     assert "SOAPGUARD_MAX_RECORD_SIZE=4096" in event["hint"]
-    assert build(REFUSED)["hint"] is None
+    assert "Nothing is listening on" in build(REFUSED)["hint"]
+    fault = Failure(type="soap.fault", origin=None, message="Server.Busy", phase="receive")
+    assert build(fault)["hint"] is None  # a SOAP fault is the application's business
 
 
 def test_versions() -> None:

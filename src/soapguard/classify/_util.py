@@ -29,12 +29,12 @@ MESSAGE_LIMIT = 300
 #: most 10 integer digits so an absurd value counts as unparsable
 _DELAY_SECONDS = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,6})?")
 _WRAPPER_TEXT = "Max retries exceeded"
-#: how urllib3 names a connection at the start of a message: an object repr (2.0), or a
-#: connection class with its host and port (later versions; soapguard's own class names
-#: are internal and must not leak into messages)
+#: how urllib3 names a connection or pool at the start of a message: an object repr (2.0),
+#: or the class with its host and port (later versions; soapguard's own class names are
+#: internal and must not leak into messages)
 _CONNECTION_REPR = re.compile(
     r"(?:<[\w.]*Connection object at 0x[0-9a-fA-F]+>"
-    r"|_?\w*Connection\(host='([^']*)', port=(\d+)\)): "
+    r"|_?\w*(?:Connection|Pool)\(host='([^']*)', port=(\d+)\)): "
 )
 _NEW_CONNECTION = "Failed to establish a new connection"
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@]+@")

@@ -14,9 +14,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import Config
+from ..config import Config, env_name, ignored_env
 
-__all__ = ["LOGGER_NAME", "Emitter"]
+__all__ = ["LOGGER_NAME", "Emitter", "config_origin"]
 
 #: the documented logger name (not this module's: operators configure it by that name)
 LOGGER_NAME = "soapguard.diagnostics"
@@ -77,15 +77,34 @@ def _summary(event: Mapping[str, Any]) -> str:
     return f"{head}: {', '.join(parts)}"
 
 
+def config_origin(config: Config) -> dict[str, list[str]]:
+    """What the first event of a client says about where its settings came from.
+
+    ``config.from_code``: the variables whose value code set (a ``Config(...)`` argument,
+    or an override given to ``Config.from_env``); ``config.ignored_env``: the ``SOAPGUARD_*``
+    variables set in the environment that have no effect because of that.  Names only.
+    """
+    from_code = sorted(env_name(n) for n, src in config.sources.items() if src == "argument")
+    return {"config.from_code": from_code, "config.ignored_env": ignored_env(config)}
+
+
 class Emitter:
     """Sends events to the log, the diagnostics file and the ``on_event`` hook."""
 
     def __init__(self, config: Config) -> None:
+        self._config = config
         self._path = config.diagnostics_file
         self._hook = config.on_event
         self._file_warned = False
+        self._origin_shown = False
 
     def emit(self, event: Mapping[str, Any]) -> None:
+        if isinstance(event, dict) and "config.from_code" in event:
+            if not self._origin_shown:  # said once per client: its first event carries it
+                self._origin_shown = True
+                event.update(config_origin(self._config))
+            elif event["config.from_code"] is not None:  # a call event copied from the first
+                event["config.from_code"] = event["config.ignored_env"] = None
         level = _level(event)
         if logger.isEnabledFor(level):
             logger.log(level, "%s", _summary(event), extra={"soapguard": event})

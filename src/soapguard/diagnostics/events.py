@@ -125,6 +125,8 @@ Event = TypedDict(
         "config.read_timeout": "float | None",
         "config.deadline": "float | None",
         "config.pool_idle_timeout": "float | None",
+        "config.from_code": "list[str] | None",
+        "config.ignored_env": "list[str] | None",
     },
 )
 

@@ -314,7 +314,9 @@ def pool_classes(policy: PoolPolicy) -> dict[str, type[HTTPConnectionPool]]:
     """urllib3 pool classes (by scheme) whose connections follow ``policy``."""
 
     def bind(base: type[Any], **extra: Any) -> Any:
-        return type(base.__name__.lstrip("_"), (base,), {"policy": policy, **extra})
+        # named after urllib3's class, which is what reprs and urllib3's own logs show
+        public = next(c for c in base.__mro__ if c.__module__.startswith("urllib3."))
+        return type(public.__name__, (base,), {"policy": policy, **extra})
 
     return {
         "http": bind(_HTTPPool, ConnectionCls=bind(_HTTPConnection)),
