@@ -86,6 +86,7 @@ from ._util import (
     safe_getattr,
     walk,
 )
+from .facts import TYPES, Facts
 from .failure import Failure
 
 __all__ = [
@@ -101,8 +102,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: every ``error.type`` (the taxonomy in the README)
-TYPES = rules.TYPES
 
 _RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})
 
@@ -203,7 +202,7 @@ def _classify(exc: BaseException, attempt: Attempt | None) -> Failure:
         return Failure("response.invalid", None, redact(type(exc).__name__), request_sent="full")
     observed = attempt if attempt is not None and attempt.observed else None
     deadline = first(links, lambda e: isinstance(e, DeadlineExceeded | ConnectionDeadline))
-    facts = rules.Facts(links, observed)
+    facts = Facts(links, observed)
     verdict = rules.timeout_deadline(deadline) if deadline is not None else rules.judge(facts)
 
     phase: Phase | None

@@ -18,7 +18,6 @@ import re
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import lxml.etree
 import requests.exceptions as rex
@@ -27,11 +26,12 @@ import zeep.exceptions as zx
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameError
 
 from ..tls.pins import PinMismatch
-from ..transport.evidence import Attempt, Phase
-from ._util import first, last, safe_getattr, safe_str, timed_out
+from ..transport.evidence import Phase
+from ._httpx import httpx_labels, httpx_protocol
+from ._util import last, safe_getattr, safe_str, timed_out
+from .facts import Facts, Verdict
 from .tls import (
     BRACKETED,
-    Origin,
     is_peer_alert,
     is_tls_error,
     normalize,
@@ -39,18 +39,6 @@ from .tls import (
     tls_verdict,
 )
 
-TYPES = frozenset(
-    {
-        *("tls.bad_record_mac", "tls.unexpected_eof", "tls.handshake_failure"),
-        *("tls.protocol_version", "tls.no_shared_cipher", "tls.certificate", "tls.other"),
-        *("connection.refused", "connection.reset", "connection.dns"),
-        *("timeout.connect", "timeout.read", "timeout.deadline", "timeout.pool"),
-        *("http.status", "soap.fault", "response.invalid", "tls.record_overflow"),
-        "timeout.pool",
-        *("tls.legacy_renegotiation", "tls.dh_key_too_small", "tls.renegotiation_refused"),
-        "tls.pin_mismatch",
-    }
-)
 #: the alert a client sends when it declines the server's request to renegotiate:
 #: (warning, no_renegotiation), as the record tracer keeps it
 NO_RENEGOTIATION_ALERT = (1, 100)
@@ -61,47 +49,6 @@ _CONNECT_ERRNOS = frozenset(
     {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
     | {errno.ENETDOWN, errno.EADDRNOTAVAIL}
 )
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the rules look at: the exception chain and what the attempt observed (or ``None``)."""
-
-    chain: list[BaseException]
-    attempt: Attempt | None
-
-    def find(self, test: Callable[[BaseException], bool]) -> BaseException | None:
-        return first(self.chain, test)
-
-    def over_tls(self) -> bool:
-        """Whether the connection was TLS, as far as the evidence tells."""
-        conn = self.attempt.conn if self.attempt is not None else None
-        if conn is not None:
-            return conn.tls_version is not None
-        for exc in self.chain:
-            url = safe_getattr(safe_getattr(exc, "request"), "url")
-            scheme = safe_getattr(safe_getattr(exc, "pool"), "scheme")
-            if url is not None and not isinstance(url, str):  # an httpx.URL
-                url = safe_str(url)
-            if isinstance(url, str) and url.lower().startswith("https:"):
-                return True
-            if scheme == "https":
-                return True
-        return False
-
-
-@dataclass(frozen=True)
-class Verdict:
-    type: str
-    evidence: BaseException
-    origin: Origin | None = None
-    #: the phase the exception alone implies (``None``: cannot tell)
-    phase: Phase | None = None
-    #: certain, from the exception alone, that no request byte left
-    not_sent: bool = False
-    library: str | None = None
-    reason: str | None = None
-    http_status: int | None = None
 
 
 def _errno(exc: BaseException) -> object:
@@ -146,71 +93,6 @@ def _tunnel(f: Facts) -> Verdict | None:
                 return Verdict(
                     "http.status", exc, phase="connect", not_sent=True, http_status=status
                 )
-    return None
-
-
-# -- httpx / httpcore (the async transport) ------------------------------------------------
-# Recognised by the module that defines the class, so that these rules never import httpx:
-# the synchronous client does not depend on it, and no httpx exception can exist unless
-# httpx was imported.
-_HTTPX_MODULES = ("httpx", "httpcore")
-
-
-def _httpx_name(exc: BaseException) -> str | None:
-    """``"ReadTimeout"`` for httpx's or httpcore's ``ReadTimeout``...; None for other classes."""
-    cls = type(exc)
-    module = cls.__module__ or ""
-    if module.partition(".")[0] in _HTTPX_MODULES:
-        return cls.__name__
-    return None
-
-
-def _httpx_find(f: Facts, *names: str) -> BaseException | None:
-    return f.find(lambda e: _httpx_name(e) in names)
-
-
-def _httpx_labels(f: Facts) -> Verdict | None:
-    """What only httpx's own labels say: waiting for a pooled connection, connecting."""
-    exc = _httpx_find(f, "PoolTimeout")
-    if exc is not None:
-        return Verdict("timeout.pool", exc, phase="connect", not_sent=True)
-    exc = _httpx_find(f, "ConnectTimeout")
-    if exc is not None:
-        in_handshake = f.attempt is not None and f.attempt.phase == "handshake"
-        phase: Phase = "handshake" if in_handshake else "connect"
-        return Verdict("timeout.connect", exc, phase=phase, not_sent=True)
-    exc = _httpx_find(f, "ReadTimeout", "WriteTimeout")
-    if exc is not None:  # observed progress beats the label, as for urllib3's
-        in_connect = f.attempt is not None and f.attempt.phase in ("connect", "handshake")
-        return Verdict("timeout.connect" if in_connect else "timeout.read", exc)
-    return None
-
-
-#: h11's words for a peer that closed the connection before the response was complete
-_NO_RESPONSE = "without sending a response"
-_INCOMPLETE_BODY = "without sending complete message body"
-
-
-def _httpx_protocol(f: Facts) -> Verdict | None:
-    """httpx failures that no lower-level exception in the chain explains."""
-    exc = _httpx_find(f, "RemoteProtocolError")
-    if exc is not None:
-        text = safe_str(exc)
-        if _NO_RESPONSE in text:  # closed (EOF) where a response was due
-            return Verdict("connection.reset", exc, phase="wait")
-        if _INCOMPLETE_BODY in text:  # over TLS: closed without close_notify
-            kind = "tls.unexpected_eof" if f.over_tls() else "connection.reset"
-            return Verdict(kind, exc, phase="receive")
-        return Verdict("response.invalid", exc, phase="receive")
-    exc = _httpx_find(f, "ConnectError")
-    if exc is not None and (f.attempt is None or f.attempt.phase == "connect"):
-        return Verdict("connection.refused", exc, phase="connect", not_sent=True)
-    exc = _httpx_find(f, "ReadError", "WriteError", "ConnectError", "CloseError", "ProxyError")
-    if exc is not None:
-        return Verdict("connection.reset", exc)
-    exc = _httpx_find(f, "DecodingError", "LocalProtocolError", "UnsupportedProtocol", "InvalidURL")
-    if exc is not None:
-        return Verdict("response.invalid", exc)
     return None
 
 
@@ -416,7 +298,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _fault,
     _http_status,
     _tunnel,
-    _httpx_labels,
+    httpx_labels,
     _dns,
     _pool,
     _renegotiation_refused,
@@ -425,7 +307,7 @@ _RULES: tuple[Callable[[Facts], Verdict | None], ...] = (
     _pin,
     _tls,
     _reset,
-    _httpx_protocol,
+    httpx_protocol,
     _invalid,
 )
 

@@ -25,6 +25,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ...classify import rules
 from ...config import _VARS, Config, env_name
 from ...diagnostics.hints import LEVEL_1_TRADE_OFF, RENEGOTIATION_TRADE_OFF
 from ...tls.profiles import LEGACY_WITHOUT_DHE
@@ -35,8 +36,8 @@ Add = Callable[[str, str, str], None]
 
 RENEGOTIATION = "tls.legacy_renegotiation"
 DH_TOO_SMALL = "tls.dh_key_too_small"
-#: (warning, no_renegotiation): what the client sends when it declines a renegotiation
-NO_RENEGOTIATION_ALERT = [1, 100]
+#: the alert a client sends when it declines a renegotiation, as the report's JSON keeps it
+NO_RENEGOTIATION_ALERT = list(rules.NO_RENEGOTIATION_ALERT)
 #: the settings one real handshake can verify (others, like a CA path, are the user's)
 TLS_FIELDS = (
     "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level",
