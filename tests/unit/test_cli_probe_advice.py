@@ -91,7 +91,34 @@ def lines(report: dict[str, Any], **settings: Any) -> list[str]:
 def test_only_legacy_works() -> None:
     report = {"handshakes": handshakes(v1_2=True, legacy=True)}
     assert lines(report) == ["SOAPGUARD_TLS_PROFILE=legacy"]
-    assert "the intermediate profile (the default) cannot connect" in problems(report)
+    # the current settings are the default profile: one problem, not the same one twice
+    assert problems(report) == ["the current settings cannot connect"]
+
+
+def test_the_default_profile_failing_is_a_note_once_the_current_settings_work() -> None:
+    rows = handshakes(current=True, v1_2=True, legacy=True)
+    rows[6]["error"] = {"error.type": "tls.no_shared_cipher"}
+    from_env = [{"variable": "SOAPGUARD_TLS_PROFILE", "value": "legacy"},
+                {"variable": "SOAPGUARD_MAX_ATTEMPTS", "value": 2}]  # fmt: skip
+    report = {
+        "handshakes": rows,
+        "settings": {"tls_profile": "legacy"},
+        "environment": {"from_env": from_env, "ignored_env": []},
+    }
+    assert problems(report) == []
+    assert notes(report) == [
+        "the intermediate profile (the default) cannot connect (tls.no_shared_cipher); the "
+        "settings in effect can: keep SOAPGUARD_TLS_PROFILE=legacy (from the environment)"
+    ]
+
+
+def test_neither_the_current_settings_nor_the_default_profile_work() -> None:
+    report = {"handshakes": handshakes(v1_2=True), "settings": {"tls_profile": "legacy"}}
+    assert problems(report) == [
+        "the current settings cannot connect",
+        "the intermediate profile (the default) cannot connect either",
+    ]
+    assert notes(report) == []
 
 
 def test_only_tls10_works() -> None:
@@ -215,3 +242,10 @@ def test_hostname_check_trusts_openssls_mismatch_verdict() -> None:
     assert hostname_check("svc.example.com", 64, chain) is False
     assert hostname_check("svc.example.com", 20, chain) is True
     assert hostname_check("svc.example.com", None, []) is None
+
+
+def test_a_line_already_in_effect_is_not_recommended() -> None:
+    """The current settings fail for another reason; legacy is what they already use."""
+    report = {"handshakes": handshakes(v1_2=True, legacy=True)}
+    assert lines(report, tls_profile="legacy") == []
+    assert lines(report, tls_profile="intermediate") == ["SOAPGUARD_TLS_PROFILE=legacy"]
