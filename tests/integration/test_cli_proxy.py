@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -196,3 +197,76 @@ def test_ctrl_c_in_a_subprocess_prints_a_summary(ledger: LedgerServer, ca_file: 
     assert summary["event"] == "summary"
     assert summary["reason"] == "interrupted"
     assert summary["fired"] == {"rst-after-request": 1}
+
+
+# -- an upstream that refuses connections --------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+        port: int = placeholder.getsockname()[1]  # nothing listens there once closed
+    return port
+
+
+def connect_and_see_it_closed(port: int) -> bytes:
+    """Connect to the proxy and send a few bytes; what comes back (reset: nothing)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"\x16\x03\x01\x00\x05hello")
+            return sock.recv(100)
+    except (ConnectionResetError, BrokenPipeError):  # the reset may come at any point
+        return b""
+
+
+def test_an_upstream_that_refuses_is_reported_once_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stdout_lines = capture_lines(monkeypatch)
+    upstream = f"127.0.0.1:{closed_port()}"
+    argv = ["proxy", "--upstream", upstream, "--fault", "corrupt-handshake", "--exit-when-done"]
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(main(argv)))
+    runner.start()
+    first = stdout_lines.next()
+    port = int(first.split()[2].rstrip(",").rsplit(":", 1)[1])
+    assert connect_and_see_it_closed(port) == b""  # the client sees its connection end
+    line = stdout_lines.next()
+    assert line.startswith(f"upstream {upstream} failed to connect: ")
+    assert "Connection refused" in line
+    assert "connection 1" in line
+    missed = stdout_lines.next()
+    assert missed.startswith("MISSED corrupt-handshake on connection 1")
+    summary = stdout_lines.next()
+    assert summary.startswith("stopped (done): 1 connections")
+    assert "upstream connects failed: 1" in summary
+    runner.join(30)
+    assert codes == [1]  # the queued fault missed
+
+
+def test_upstream_failures_in_json_one_event_then_counts() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOAPGUARD_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
+    upstream = f"127.0.0.1:{closed_port()}"
+    command = [sys.executable, "-m", "soapguard", "proxy", "--json", "--upstream", upstream]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        try:
+            port = json.loads(proc.stdout.readline())["port"]
+            assert connect_and_see_it_closed(port) == b""
+            first = json.loads(proc.stdout.readline())
+            for _ in range(4):  # a flood: counted, not one line each
+                assert connect_and_see_it_closed(port) == b""
+            proc.send_signal(signal.SIGINT)
+            rest = [json.loads(line) for line in proc.stdout]
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert first["event"] == "upstream_error"
+    assert (first["upstream"], first["connection"], first["failures"]) == (upstream, 1, 1)
+    assert "Connection refused" in first["error"]
+    *counts, summary = rest
+    assert {c["event"] for c in counts} == {"upstream_error"}
+    assert sum(c["failures"] for c in counts) == 4  # however the polls grouped them
+    assert summary["event"] == "summary"
+    assert summary["upstream_failures"] == 5

@@ -297,6 +297,34 @@ def test_probe_prefers_a_suite_without_dhe_where_the_peer_has_one(
     assert ledger_service(server.url, config).GetBalance(account="1").account == "1"
 
 
+def test_probe_exits_0_once_its_advice_is_applied_and_notes_the_default_profile(
+    dh_ledger: Callable[[str], LedgerServer],
+    ca_file: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The settings in effect reach the old peer; that the default profile does not is a
+    note, not a problem: exit 0, and nothing already set is recommended again."""
+    url = dh_ledger(DHE_ONLY).url + "?wsdl"
+    code, report = probe(capsys, url, "--ca-bundle", ca_file)
+    assert code == 1  # the advice: legacy and level 1
+    assert lines(report) == ["SOAPGUARD_TLS_PROFILE=legacy", "SOAPGUARD_TLS_SECURITY_LEVEL=1"]
+    monkeypatch.setenv("SOAPGUARD_TLS_PROFILE", "legacy")
+    monkeypatch.setenv("SOAPGUARD_TLS_SECURITY_LEVEL", "1")
+    code, report = probe(capsys, url, "--ca-bundle", ca_file)
+    assert code == 0, report["problems"]
+    assert report["handshakes"][0]["ok"] is True
+    assert report["problems"] == []
+    assert report["recommendations"] == []
+    note = next(n for n in report["notes"] if "intermediate" in n)
+    assert "tls.no_shared_cipher" in note
+    assert "SOAPGUARD_TLS_PROFILE=legacy" in note  # what keeps it working, from the environment
+    assert main(["probe", url, "--ca-bundle", ca_file, "--timeout", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "PROBLEM" not in out
+    assert "No changes recommended." in out
+
+
 # -- never offered, whatever the switches ---------------------------------------------------------
 
 EVERY_LEGACY_SWITCH = {

@@ -163,7 +163,9 @@ def test_plain_http_on_a_tls_port_is_not_retried(make_ledger: Any) -> None:
     transport = soapguard.Transport(config=Config(**FAST))
     with pytest.raises(requests.exceptions.SSLError) as info:
         transport.post(f"https://127.0.0.1:{plain.port}/ledger", b"<a/>", {})
-    assert info.value.report["error.type"] == "tls.protocol_version"  # type: ignore[attr-defined]
+    report = info.value.report  # type: ignore[attr-defined]
+    assert report["error.type"] == "tls.protocol_version"
+    assert f"127.0.0.1:{plain.port} did not speak TLS" in report["hint"]
     assert plain.connections_seen == 1
 
 

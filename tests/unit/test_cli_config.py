@@ -294,3 +294,44 @@ def test_soapguard_config_does_not_load_the_fault_proxy() -> None:
     loaded = out.stdout.strip()
     assert "soapguard.testing.proxy.server" not in loaded
     assert "soapguard.testing.ledger" not in loaded
+
+
+def test_the_account_of_where_settings_came_from_names_what_code_overrode() -> None:
+    """What probe and demo print: values from the environment (secrets masked) and the
+    variables that had no effect because an option or code set the field."""
+    from soapguard.cli._origin import environment, lines
+    from soapguard.config import Config
+
+    env = {
+        "SOAPGUARD_MAX_ATTEMPTS": "5",
+        "SOAPGUARD_SENSITIVE_ELEMENTS": "Pin",
+        "SOAPGUARD_FAILOVER_ADDRESSES": "https://ops:hunter2@backup.example/svc",
+        "SOAPGUARD_CA_BUNDLE": "/etc/s3cret/ca.pem",
+        "SOAPGUARD_CLIENT_KEY_PASSWORD": "hunter2",
+    }
+    config = Config.from_env(env, ca_bundle=None, client_key_password=None)
+    doc = environment(config, env, {"ca_bundle": "--ca-bundle"})
+    assert doc == {
+        "from_env": [
+            {"variable": "SOAPGUARD_MAX_ATTEMPTS", "value": 5},
+            {
+                "variable": "SOAPGUARD_FAILOVER_ADDRESSES",
+                "value": ["https://***@backup.example/svc"],
+            },
+            {"variable": "SOAPGUARD_SENSITIVE_ELEMENTS", "value": "***"},
+        ],
+        "ignored_env": [
+            {"variable": "SOAPGUARD_CA_BUNDLE", "set_by": "--ca-bundle"},
+            {"variable": "SOAPGUARD_CLIENT_KEY_PASSWORD", "set_by": "code"},
+        ],
+    }
+    text = "\n".join(lines(doc))
+    assert text == (
+        "From the environment: SOAPGUARD_MAX_ATTEMPTS=5, "
+        "SOAPGUARD_FAILOVER_ADDRESSES=https://***@backup.example/svc, "
+        "SOAPGUARD_SENSITIVE_ELEMENTS=***\n"
+        "Ignored: SOAPGUARD_CA_BUNDLE (--ca-bundle given), "
+        "SOAPGUARD_CLIENT_KEY_PASSWORD (set by code)"
+    )
+    assert "hunter2" not in text + str(doc)
+    assert "s3cret" not in text + str(doc)

@@ -93,7 +93,34 @@ def lines(report: dict[str, Any], **settings: Any) -> list[str]:
 def test_only_legacy_works() -> None:
     report = {"handshakes": handshakes(v1_2=True, legacy=True)}
     assert lines(report) == ["SOAPGUARD_TLS_PROFILE=legacy"]
-    assert "the intermediate profile (the default) cannot connect" in problems(report)
+    # the current settings are the default profile: one problem, not the same one twice
+    assert problems(report) == ["the current settings cannot connect"]
+
+
+def test_the_default_profile_failing_is_a_note_once_the_current_settings_work() -> None:
+    rows = handshakes(current=True, v1_2=True, legacy=True)
+    rows[6]["error"] = {"error.type": "tls.no_shared_cipher"}
+    from_env = [{"variable": "SOAPGUARD_TLS_PROFILE", "value": "legacy"},
+                {"variable": "SOAPGUARD_MAX_ATTEMPTS", "value": 2}]  # fmt: skip
+    report = {
+        "handshakes": rows,
+        "settings": {"tls_profile": "legacy"},
+        "environment": {"from_env": from_env, "ignored_env": []},
+    }
+    assert problems(report) == []
+    assert notes(report) == [
+        "the intermediate profile (the default) cannot connect (tls.no_shared_cipher); the "
+        "settings in effect can: keep SOAPGUARD_TLS_PROFILE=legacy (from the environment)"
+    ]
+
+
+def test_neither_the_current_settings_nor_the_default_profile_work() -> None:
+    report = {"handshakes": handshakes(v1_2=True), "settings": {"tls_profile": "legacy"}}
+    assert problems(report) == [
+        "the current settings cannot connect",
+        "the intermediate profile (the default) cannot connect either",
+    ]
+    assert notes(report) == []
 
 
 def test_only_tls10_works() -> None:
@@ -229,3 +256,10 @@ def test_call_candidates_only_try_caps_below_the_current_one(
     base = Config(max_record_size=current)
     names = [c.name for c in candidates(base, [], timeout=1.0)]
     assert names == ["current", *(f"record cap {size}" for size in tried)]
+
+
+def test_a_line_already_in_effect_is_not_recommended() -> None:
+    """The current settings fail for another reason; legacy is what they already use."""
+    report = {"handshakes": handshakes(v1_2=True, legacy=True)}
+    assert lines(report, tls_profile="legacy") == []
+    assert lines(report, tls_profile="intermediate") == ["SOAPGUARD_TLS_PROFILE=legacy"]

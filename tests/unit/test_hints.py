@@ -322,6 +322,12 @@ EVIDENCE: dict[str, dict[str, Any]] = {
     ),
     "certificate": event(error__type="tls.certificate"),
     "protocol_version": event(error__type="tls.protocol_version"),
+    "not_tls": event(
+        error__type="tls.protocol_version",
+        openssl__reason="WRONG_VERSION_NUMBER",
+        server__address="h",
+        server__port=8080,
+    ),
     "no_shared_cipher": event(error__type="tls.no_shared_cipher"),
     "deadline": event(error__type="timeout.deadline"),
     "read_timeout": event(error__type="timeout.read"),
@@ -469,3 +475,19 @@ def test_the_documented_rule_table_lists_every_rule_in_order() -> None:
     table = table[: table.index("\n\n")]
     documented = re.findall(r"^\| `(\w+)` \|", table, re.M)
     assert documented == [r.name for r in RULES]
+
+
+def test_a_port_that_does_not_speak_tls_is_named_as_such() -> None:
+    ev = event(
+        error__type="tls.protocol_version",
+        openssl__reason="WRONG_VERSION_NUMBER",
+        server__address="10.1.1.1",
+        server__port=8080,
+    )
+    text = hint_for(ev) or ""
+    assert "What answered on 10.1.1.1:8080 did not speak TLS" in text
+    assert "SOAPGUARD_TLS_PROFILE" not in text
+    # a real version mismatch keeps its own advice
+    assert rule(
+        event(error__type="tls.protocol_version", openssl__reason="UNSUPPORTED_PROTOCOL")
+    ) == ("protocol_version")

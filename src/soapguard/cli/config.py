@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import _VARS, ENV_PREFIX, Config, env_name, ignored_env
-from ..config._vars import mask_urls
 from ..errors import ConfigError
 from ..tls.profiles import MFL_SIZES
 from ._exit import OK as EXIT_OK
 from ._exit import PROBLEM as EXIT_PROBLEM
 from ._exit import USAGE as EXIT_USAGE
+from ._origin import shown_value, value_text
 
 #: what an unset field means, for people reading the table
 _UNSET = {
@@ -96,18 +96,7 @@ def settings(config: Config) -> list[dict[str, Any]]:
     """One row per field with a variable: field, variable, value (secrets masked), source."""
     rows = []
     for name, var in _VARS.items():
-        value = getattr(config, name)
-        unset = value is None or value == ()
-        if unset:
-            shown: Any = None
-        elif var.secret:
-            shown = "***"
-        elif var.urls:
-            shown = mask_urls(value)
-        elif isinstance(value, tuple):
-            shown = list(value)
-        else:
-            shown = value
+        shown = shown_value(name, getattr(config, name))
         rows.append(
             {
                 "field": name,
@@ -115,7 +104,7 @@ def settings(config: Config) -> list[dict[str, Any]]:
                 "value": shown,
                 "source": config.sources.get(name, "default"),
                 "secret": var.secret,
-                "set": not unset,
+                "set": shown is not None,
             }
         )
     return rows
@@ -246,12 +235,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(row: Mapping[str, Any]) -> str:
-    value = row["value"]
-    if value is None:
+    if row["value"] is None:
         meaning = _UNSET.get(row["field"])
         return f"(unset: {meaning})" if meaning else "(unset)"
-    if isinstance(value, list):
-        return ",".join(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return value_text(row["value"])

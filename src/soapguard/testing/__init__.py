@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .proxy.faults import SPEC_FORMS, Fault
     from .proxy.server import FaultProxy
-    from .proxy.stats import ConnectionRecord, FiredFault, ProxyStats
+    from .proxy.stats import ConnectionRecord, FiredFault, ProxyStats, UpstreamFailure
 
 _LAZY = {
     "SPEC_FORMS": ".proxy.faults",
@@ -26,9 +26,18 @@ _LAZY = {
     "ConnectionRecord": ".proxy.stats",
     "FiredFault": ".proxy.stats",
     "ProxyStats": ".proxy.stats",
+    "UpstreamFailure": ".proxy.stats",
 }
 
-__all__ = ["SPEC_FORMS", "ConnectionRecord", "Fault", "FaultProxy", "FiredFault", "ProxyStats"]
+__all__ = [
+    "SPEC_FORMS",
+    "ConnectionRecord",
+    "Fault",
+    "FaultProxy",
+    "FiredFault",
+    "ProxyStats",
+    "UpstreamFailure",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,19 +19,18 @@ Then old-peer checks (:mod:`.legacy`): a variant refused for lacking secure
 renegotiation or for a small DH group is tried again with the one switch that fixes
 it, and the recommended TLS lines are verified together by one real handshake.
 
-Measurements are in :mod:`.tls`, :mod:`.cert`, :mod:`.calls` and :mod:`.legacy`,
+This module runs the steps in order.  Measurements are in :mod:`.tls`, :mod:`.cert`,
+:mod:`.calls` and :mod:`.legacy`, the rows and sections they become in :mod:`.steps`,
 conclusions in :mod:`.advice`, the human output in :mod:`.render`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,14 +40,21 @@ from .. import config as _cli_config
 from .._exit import OK as EXIT_OK
 from .._exit import PROBLEM as EXIT_PROBLEM
 from .._exit import USAGE as EXIT_USAGE
-from . import advice, calls, idle, legacy
-from . import cert as probe_cert
+from .._origin import environment
+from . import advice, calls, idle, legacy, steps
 from . import identity as probe_identity
 from . import tls as probe_tls
 from .render import render
+from .steps import step_timeout as _step
 
 _TIMEOUT_HELP = "seconds per step: connect, handshake, GET, call (default 5)"
 _REPEAT_HELP = f"calls per candidate, 1 to {calls.MAX_REPEAT} (default 20)"
+#: the options that set a Config field, winning over its SOAPGUARD_* variable
+_OPTIONS = {
+    "ca_bundle": "--ca-bundle",
+    "client_cert": "--client-cert",
+    "client_key": "--client-key",
+}
 _IDLE_HELP = (
     "also measure how long the server keeps an idle connection open, waiting up to S "
     "seconds within --budget (e.g. 190: DataPower closes after 180 s by default)"
@@ -77,8 +83,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         description=(
             "Probe an https endpoint (or its ?wsdl URL) with soapguard's own TLS code and "
             "classifier and recommend SOAPGUARD_* settings.  Settings come from SOAPGUARD_* "
-            "variables; the options below override them.  Exit 0 if the default profile "
-            "works and nothing is wrong, 1 if a problem was found."
+            "variables; the options below override them.  Exit 0 if the current settings "
+            "work and nothing is wrong, 1 if a problem was found."
         ),
     )
     add = parser.add_argument
@@ -115,11 +121,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage(f"--args is not valid JSON: {exc}")
     if not isinstance(call_args, dict):
         return _usage("--args must be a JSON object of argument names to values")
-    overrides = {
-        name: getattr(args, name)
-        for name in ("ca_bundle", "client_cert", "client_key")
-        if getattr(args, name) is not None
-    }
+    overrides = {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
     config = _cli_config.load(args.json, **overrides)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     trust, trust_label = probe_tls.trust_for(config, os.environ)
@@ -149,38 +151,30 @@ def _probe(
     report: dict[str, Any] = {
         "url": redact_url(args.url),
         "target": {"host": target.host, "port": target.port},
-        "settings": _settings(config, args.call),
+        "settings": steps.settings(config, args.call),
+        "environment": environment(config, os.environ, _OPTIONS),
         "handshakes": [],
         "incomplete": [],
         "idle": None,
     }
-    state = _Verification()
-    variants: list[tuple[str, str, Config | str]] = [("current", "current", config)]
-    variants += [
-        ("version", v, _variant(config, tls_profile="legacy", tls_min_version=v, tls_max_version=v))
-        for v in ("1.0", "1.1", "1.2", "1.3")
-    ]
-    variants += [
-        ("profile", p, _variant(config, tls_profile=p, tls_min_version=None, tls_max_version=None))
-        for p in ("modern", "intermediate", "legacy")
-    ]
+    state = steps.Verification()
     working: Config | None = None
     old_peer = legacy.Checks(
-        config, lambda v: _handshake(target, v, _step(args.timeout, deadline), state)
+        config, lambda v: steps.handshake(target, v, _step(args.timeout, deadline), state)
     )
-    for kind, name, variant in variants:
+    for kind, name, variant in steps.variants(config):
         if time.monotonic() >= deadline:
             report["incomplete"].append("the time budget ran out during the handshakes")
             break
         progress.update(f"handshake: {kind} {name}")
-        row = _handshake(target, variant, _step(args.timeout, deadline), state)
+        row = steps.handshake(target, variant, _step(args.timeout, deadline), state)
         if kind != "current":  # a refusal one switch decides: try with it, say so in the row
             row, variant = old_peer.widen(row, variant)
         report["handshakes"].append({"kind": kind, "name": name, **row})
         if row["ok"] and working is None and isinstance(variant, Config):
             working = variant
     progress.done()
-    report["certificate"] = _certificate(target, state)
+    report["certificate"] = steps.certificate(target, state)
     report["identity"] = probe_identity.check(config, report["certificate"])
     report["record_size"] = None
     idle_probe = None
@@ -194,7 +188,7 @@ def _probe(
         timeout = _step(args.timeout, deadline)
         report["record_size"] = probe_tls.record_size(target, working, timeout, state.verify)
         progress.done()
-    report["timings"] = _timings(report)
+    report["timings"] = steps.timings(report)
     report["calls"] = None
     if args.call:
         report["calls"] = _calls(args, config, report, deadline, call_args, progress)
@@ -209,106 +203,6 @@ def _probe(
     report["problems"] = advice.problems(report) + probe_identity.problems(report["identity"])
     report["ok"] = not report["problems"]
     return report
-
-
-def _step(timeout: float, deadline: float) -> float:
-    """The timeout for the next step: ``--timeout``, but never past the budget."""
-    return max(0.1, min(timeout, deadline - time.monotonic()))
-
-
-@dataclass
-class _Verification:
-    """What the handshakes learnt about the certificate, and whether to keep verifying."""
-
-    verify: bool = True
-    error: dict[str, Any] | None = None
-    verify_code: int | None = None
-    chain: list[dict[str, Any]] | None = None
-    chain_verified: bool = False
-
-
-def _variant(config: Config, **changes: Any) -> Config | str:
-    """``config`` with the profile's own suites and ``changes``; the error text if invalid.
-
-    The security level follows the variant: 0 for TLS 1.0/1.1 (which need it), the
-    configured 1 where the profile allows it, else 2.
-    """
-    level = 1 if config.tls_security_level == 1 and changes["tls_profile"] == "legacy" else 2
-    if changes["tls_min_version"] in ("1.0", "1.1"):
-        level = 0
-    try:
-        return dataclasses.replace(
-            config, ciphers=None, tls13_ciphersuites=None, tls_security_level=level, **changes
-        )
-    except ValueError as exc:
-        return str(exc)
-
-
-def _settings(config: Config, operation: str | None) -> dict[str, Any]:
-    names = (
-        "tls_profile", "tls_min_version", "tls_max_version", "tls_security_level",
-        "tls_legacy_renegotiation", "max_record_size", "pool_idle_timeout",
-    )  # fmt: skip
-    out: dict[str, Any] = {name: getattr(config, name) for name in names}
-    out["ca_bundle"] = "set" if config.ca_bundle else None  # a path may be sensitive
-    out["custom_ciphers"] = config.ciphers is not None
-    out["idempotent_operations"] = list(config.idempotent_operations)
-    out["operation_idempotent"] = config.is_idempotent(operation) if operation else None
-    return out
-
-
-def _handshake(
-    target: probe_tls.Target, config: Config | str, timeout: float, state: _Verification
-) -> dict[str, Any]:
-    if isinstance(config, str):
-        return {
-            "ok": False,
-            "verified": None,
-            "error": {"error.type": "config", "error.message": config},
-        }
-    attempt = probe_tls.handshake(target, config, verify=state.verify, timeout=timeout)
-    if not attempt.ok and (attempt.error or {}).get("error.type") == "tls.certificate":
-        # keep the verdict, then look at the chain (and go on) without verification
-        state.error, state.verify_code, state.verify = attempt.error, attempt.verify_code, False
-        attempt = probe_tls.handshake(target, config, verify=False, timeout=timeout)
-    if attempt.ok and state.chain is None:
-        state.chain, state.chain_verified = attempt.chain, attempt.verified
-    return {
-        "ok": attempt.ok,
-        "verified": attempt.verified,
-        "tls_version": attempt.tls_version,
-        "cipher": attempt.cipher,
-        "error": attempt.error,
-        "connect_ms": attempt.connect_ms,
-        "handshake_ms": attempt.handshake_ms,
-    }
-
-
-def _certificate(target: probe_tls.Target, state: _Verification) -> dict[str, Any]:
-    chain = state.chain or []
-    verified = state.chain_verified and state.error is None
-    hostname = (
-        True if verified else probe_cert.hostname_check(target.host, state.verify_code, chain)
-    )
-    return {
-        "verified": verified,
-        "error": state.error,
-        "verify_code": state.verify_code,
-        "hostname_match": hostname,
-        "chain_read_unverified": bool(chain) and not state.chain_verified,
-        "chain": chain,
-        "trust_store": target.trust_label,
-    }
-
-
-def _timings(report: dict[str, Any]) -> dict[str, Any]:
-    first: dict[str, Any] = next((row for row in report["handshakes"] if row["ok"]), {})
-    fetched = (report.get("record_size") or {}).get("uncapped") or {}
-    return {
-        "connect_ms": first.get("connect_ms"),
-        "handshake_ms": first.get("handshake_ms"),
-        "first_byte_ms": fetched.get("first_byte_ms"),
-    }
 
 
 def _calls(
@@ -327,5 +221,7 @@ def _calls(
         "operation": args.call,
         "repeat": args.repeat,
         "idempotent": report["settings"]["operation_idempotent"],
+        # why no call was made with the current settings, if the WSDL did not load
+        "wsdl_error": cands[0].setup_error,
         "candidates": [c.as_dict() for c in cands],
     }

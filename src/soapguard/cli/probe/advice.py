@@ -12,8 +12,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...config import _VARS, env_name
 from ...retry.rules import TRANSIENT_TYPES
 from ...tls.profiles import RECORD_OVERHEAD
+from .._failure import headline
+from .._origin import value_text
 from . import legacy as old_peer
 
 #: a response smaller than this cannot show whether records are capped
@@ -22,6 +25,8 @@ MIN_CONCLUSIVE_BYTES = 1024
 TRANSIENT = TRANSIENT_TYPES - {"timeout.read"}
 #: OpenSSL verify codes meaning "no trusted issuer" (a CA bundle fixes these)
 UNTRUSTED = frozenset({2, 19, 20, 21})
+#: variable -> Config field, for the settings the probe reports
+_FIELDS = {env_name(name): name for name in _VARS}
 #: share of the server's measured idle limit recommended for SOAPGUARD_POOL_IDLE_TIMEOUT
 IDLE_MARGIN = 0.8
 
@@ -81,30 +86,72 @@ def problems(report: Mapping[str, Any]) -> list[str]:
     rows = _rows(report)
     current = rows.get(("current", "current"))
     if current is not None and not current["ok"]:
-        kind = (current.get("error") or {}).get("error.type")
+        kind = _error_type(current)
         if kind != "tls.certificate":  # reported with the certificate below
-            found.append(f"the current settings cannot connect ({kind})")
-    if ("profile", "intermediate") in rows and not _ok(rows, "profile", "intermediate"):
-        found.append("the intermediate profile (the default) cannot connect")
+            found.append("the current settings cannot connect" + (f" ({kind})" if kind else ""))
+        profile = (report.get("settings") or {}).get("tls_profile", "intermediate")
+        if profile != "intermediate" and _default_fails(rows):  # neither works
+            found.append("the intermediate profile (the default) cannot connect either")
     cert = report.get("certificate") or {}
     if cert.get("error"):
         why = cert["error"].get("verify_message") or cert["error"].get("error.message")
         found.append(f"the certificate is not valid: {why}")
     elif cert.get("hostname_match") is False:
         found.append("the certificate does not match the host name")
-    calls = report.get("calls") or {}
-    for cand in calls.get("candidates", ())[:1]:
-        failed = sum(cand["failures"].values())
-        if failed or cand.get("setup_error"):
-            found.append(f"{failed} of {cand['calls']} calls failed with the current settings")
+    found.extend(_call_problems(report.get("calls") or {}))
     found.extend(old_peer.problems(report))
     found.extend(f"probe incomplete: {why}" for why in report.get("incomplete", ()))
     return found
 
 
+def _error_type(row: Mapping[str, Any]) -> str | None:
+    return (row.get("error") or {}).get("error.type")
+
+
+def _default_fails(rows: Mapping[tuple[str, str], Mapping[str, Any]]) -> bool:
+    return ("profile", "intermediate") in rows and not _ok(rows, "profile", "intermediate")
+
+
+def _call_problems(calls: Mapping[str, Any]) -> list[str]:
+    """A WSDL that did not load is the problem (no call was made); else failed calls."""
+    for cand in calls.get("candidates", ())[:1]:
+        setup = cand.get("setup_error")
+        if setup:
+            return [
+                "the WSDL could not be loaded with the current settings, so no call was "
+                f"made: {headline(setup)}"
+            ]
+        failed = sum(cand["failures"].values())
+        if failed:
+            return [f"{failed} of {cand['calls']} calls failed with the current settings"]
+    return []
+
+
+def _default_profile_note(report: Mapping[str, Any]) -> list[str]:
+    """The settings in effect connect but the default profile does not: worth knowing
+    (a client built without them would fail), not a problem of these settings."""
+    rows = _rows(report)
+    if not _ok(rows, "current", "current") or not _default_fails(rows):
+        return []
+    default = rows[("profile", "intermediate")]
+    kind = _error_type(default)
+    env = (report.get("environment") or {}).get("from_env", ())
+    tls = [f"{r['variable']}={value_text(r['value'])}" for r in env if _is_tls(r["variable"])]
+    keep = f": keep {', '.join(tls)} (from the environment)" if tls else ""
+    return [
+        "the intermediate profile (the default) cannot connect"
+        + (f" ({kind})" if kind else "")
+        + f"; the settings in effect can{keep}"
+    ]
+
+
+def _is_tls(variable: str) -> bool:
+    return variable.startswith(("SOAPGUARD_TLS", "SOAPGUARD_CIPHERS"))
+
+
 def notes(report: Mapping[str, Any]) -> list[str]:
     """Observations worth knowing that are not failures."""
-    out = []  # certificates that expire soon: see .identity
+    out = _default_profile_note(report)  # certificates that expire soon: see .identity
     record = report.get("record_size") or {}
     if record.get("verdict") == "not_honoured":
         out.append(
@@ -169,7 +216,18 @@ def recommend(report: Mapping[str, Any], settings: Mapping[str, Any]) -> list[di
     old_peer.recommend(report, settings, add)
     _call_advice(report.get("calls") or {}, settings, add)
     _idle_advice(report.get("idle") or {}, settings, add)
-    return list(recs.values())
+    return [rec for rec in recs.values() if not _in_effect(rec, settings)]
+
+
+def _in_effect(rec: Mapping[str, str], settings: Mapping[str, Any]) -> bool:
+    """Whether ``rec`` sets what is already in effect: then it is no change to make."""
+    field = _FIELDS.get(rec["variable"])
+    if field is None or field not in settings:
+        return False
+    try:
+        return bool(_VARS[field].parse(rec["value"]) == settings[field])
+    except ValueError:
+        return False
 
 
 def idle_timeout_for(closed_after_s: float) -> float:

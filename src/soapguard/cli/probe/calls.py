@@ -5,7 +5,8 @@ record caps, another profile).  Calls go through a real
 :class:`soapguard.Client` built from the probed URL as its WSDL, with retries
 off (``max_attempts=1``) so every failure is visible, each classified by
 :func:`soapguard.classify.classify`.  The run is bounded by ``repeat`` and by
-the probe's overall deadline.
+the probe's overall deadline.  A WSDL that cannot be loaded is recorded as the
+candidate's classified ``setup_error`` (see :mod:`soapguard.cli._failure`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, TextIO
 from ...classify.core import classify
 from ...config import Config
 from ...diagnostics.record_size import lower_caps
-from ...diagnostics.redact import redact_text
+from .._failure import describe
 
 MAX_REPEAT = 1000
 
@@ -37,7 +38,8 @@ class Candidate:
     calls: int = 0
     ok: int = 0
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
-    setup_error: str | None = None
+    #: why the WSDL could not be loaded with these settings (a described failure), if so
+    setup_error: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,7 +125,7 @@ def run(
         try:
             client = soapguard.Client(url, config=cand.config)
         except Exception as exc:  # the WSDL cannot be loaded with these settings
-            cand.setup_error = _describe(exc)
+            cand.setup_error = _wsdl_failure(exc)
             continue
         try:
             call = _operation(client, operation)
@@ -168,6 +170,13 @@ def _failure_type(exc: BaseException) -> str:
     return kind if isinstance(kind, str) else classify(exc).type
 
 
-def _describe(exc: BaseException) -> str:
-    failure = classify(exc)
-    return f"{failure.type}: {redact_text(failure.message)}"
+def _wsdl_failure(exc: BaseException) -> dict[str, Any]:
+    """The classified failure of loading the WSDL, with the next step where the events
+    have no hint for it (an HTTP error status: the URL is likely not the WSDL's)."""
+    failure = describe(exc)
+    if not failure.get("hint") and failure.get("error.type") == "http.status":
+        failure["hint"] = (
+            "The server answered the GET of the WSDL with an HTTP error, so check that the "
+            "URL is the service's WSDL (often its address followed by ?wsdl)."
+        )
+    return failure

@@ -245,7 +245,7 @@ def problems(report: Mapping[str, Any]) -> list[str]:
         )
     check = report.get("recommendation_check")
     if check is not None and not check["ok"]:
-        kind = (check.get("error") or {}).get("error.type")
+        kind = (check.get("error") or {}).get("error.type") or "unclassified"
         out.append(f"the recommended TLS settings together still fail a handshake ({kind})")
     dh = found.get("dh") or {}
     if dh.get("refused_at_level_1"):
@@ -304,6 +304,7 @@ def render(report: Mapping[str, Any]) -> None:
         verdict = (
             f"a handshake with them works (TLS {check['tls_version']}, {check['cipher']})"
             if check["ok"]
-            else f"a handshake with them FAILED ({(check['error'] or {}).get('error.type')})"
+            else "a handshake with them FAILED "
+            f"({(check['error'] or {}).get('error.type') or 'unclassified'})"
         )
         print(f"  recommended TLS lines together: {verdict}")

@@ -1,16 +1,29 @@
-"""The human-readable output of ``soapguard probe`` (``--json`` prints the report as is)."""
+"""The human-readable output of ``soapguard probe`` (``--json`` prints the report as is).
+
+Every value the report holds as ``None`` was not measured (nothing connected, the
+interpreter cannot trace records, the budget ran out): it is printed as such, never
+as ``None``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import _origin
+from .._failure import headline
 from . import identity, legacy
+
+NOT_MEASURED = "not measured"
 
 
 def render(report: dict[str, Any]) -> None:
     """Print the probe report for people."""
     target = report["target"]
     print(f"soapguard probe {report['url']}  ({target['host']} port {target['port']})\n")
+    for line in _origin.lines(report["environment"]):
+        print(line)
+    if report["environment"]["from_env"] or report["environment"]["ignored_env"]:
+        print()
     print("Handshakes:")
     for row in report["handshakes"]:
         label = "current settings" if row["kind"] == "current" else f"{row['kind']} {row['name']}"
@@ -18,29 +31,17 @@ def render(report: dict[str, Any]) -> None:
         if row["ok"]:
             print(
                 f"  {label:<22} ok      TLS {row['tls_version']} {row['cipher']}  "
-                f"({row['handshake_ms']} ms){unverified}{legacy.row_suffix(row)}"
+                f"({_ms(row['handshake_ms'])}){unverified}{legacy.row_suffix(row)}"
             )
         else:
             print(f"  {label:<22} failed  {_error(row['error'])}")
     _print_certificate(report["certificate"])
     identity.render(report["identity"])
-    record = report.get("record_size")
-    if not record:
-        print("\nRecord size: not measured (no handshake succeeded, or no time left)")
-    else:
-        print(
-            f"\nRecord size (max_fragment_length={record['cap']}): {record['verdict']}"
-            f" - {record['detail']}"
-        )
-        before = record["uncapped"]
-        print(
-            f"  without the cap: largest record {before['largest_record_in']} bytes, "
-            f"{before['bytes_in']} bytes received"
-        )
+    _print_record_size(report.get("record_size"))
     timings = report["timings"]
     print(
-        f"\nTimings: connect {timings['connect_ms']} ms, handshake {timings['handshake_ms']} ms,"
-        f" first byte {timings['first_byte_ms']} ms"
+        f"\nTimings: connect {_ms(timings['connect_ms'])}, "
+        f"handshake {_ms(timings['handshake_ms'])}, first byte {_ms(timings['first_byte_ms'])}"
     )
     if report.get("calls"):
         _print_calls(report["calls"])
@@ -56,30 +57,57 @@ def render(report: dict[str, Any]) -> None:
         print(f"  {rec['line']}\n      # {rec['reason']}")
 
 
+def _ms(value: float | None) -> str:
+    return NOT_MEASURED if value is None else f"{value} ms"
+
+
+def _shown(value: Any, unit: str = "") -> str:
+    return NOT_MEASURED if value is None else f"{value}{unit}"
+
+
 def _error(error: dict[str, Any] | None) -> str:
     if not error:
         return "unknown error"
     reason = f" [{error['openssl.reason']}]" if error.get("openssl.reason") else ""
     origin = f" ({error['error.origin']})" if error.get("error.origin") else ""
-    return f"{error.get('error.type')}{origin}{reason}"
+    kind = error.get("error.type") or "unclassified"
+    return f"{kind}{origin}{reason}"
 
 
 def _print_certificate(cert: dict[str, Any]) -> None:
     status = "verified" if cert["verified"] else "NOT VALID" if cert["error"] else "not checked"
-    print(
-        f"\nCertificate: {status} (trusting {cert.get('trust_store')}); "
-        f"hostname match: {cert['hostname_match']}"
-    )
+    match = {True: "yes", False: "NO", None: "not checked"}[cert["hostname_match"]]
+    print(f"\nCertificate: {status} (trusting {cert.get('trust_store')}); hostname match: {match}")
     if cert["error"]:
-        print(f"  {_error(cert['error'])}: {cert['error'].get('verify_message')}")
+        why = cert["error"].get("verify_message") or cert["error"].get("error.message")
+        print(f"  {_error(cert['error'])}: {why or 'no detail'}")
     if cert["chain_read_unverified"]:
         print("  (chain below read WITHOUT verification, for information only)")
     for number, item in enumerate(cert["chain"]):
+        days = _shown(item.get("days_left"), " days")
         print(
-            f"  [{number}] subject {item['subject']}\n      issuer  {item['issuer']}\n"
-            f"      expires {item['not_after']} ({item['days_left']} days)\n"
-            f"      sha256  {item['sha256']}\n      pin     {item.get('spki_pin')}"
+            f"  [{number}] subject {item['subject'] or '(empty)'}\n"
+            f"      issuer  {item['issuer'] or '(empty)'}\n"
+            f"      expires {item['not_after'] or 'unknown'} ({days})\n"
+            f"      sha256  {item['sha256']}\n      pin     {item.get('spki_pin') or 'unreadable'}"
         )
+
+
+def _print_record_size(record: dict[str, Any] | None) -> None:
+    if not record:
+        print(f"\nRecord size: {NOT_MEASURED} (no handshake succeeded, or no time left)")
+        return
+    print(
+        f"\nRecord size (max_fragment_length={record['cap']}): {record['verdict']}"
+        f" - {record['detail']}"
+    )
+    before = record["uncapped"]
+    if not before["ok"]:
+        print(f"  without the cap: the GET failed ({_error(before.get('error'))})")
+        return
+    largest = before["largest_record_in"]
+    shown = "not traced" if largest is None else f"{largest} bytes"
+    print(f"  without the cap: largest record {shown}, {before['bytes_in']} bytes received")
 
 
 def _print_calls(result: dict[str, Any]) -> None:
@@ -90,14 +118,20 @@ def _print_calls(result: dict[str, Any]) -> None:
     for cand in result["candidates"]:
         line = f"  {cand['name']:<22} {cand['calls']:>5} {cand['ok']:>5}"
         line += "".join(f" {cand['failures'].get(k, 0):>20}" for k in kinds)
-        if cand["setup_error"]:
-            line += f"  (WSDL not loaded: {cand['setup_error']})"
+        setup = cand["setup_error"]
+        if setup:
+            line += f"  (WSDL not loaded: {setup['error.type']})"
         print(line)
+    wsdl = result.get("wsdl_error")
+    if wsdl:
+        print(f"  the WSDL could not be loaded: {headline(wsdl)}")
+        if wsdl.get("hint"):
+            print(f"  hint: {wsdl['hint']}")
 
 
 def _print_idle(idle: dict[str, Any]) -> None:
     if not idle.get("measured"):
-        print(f"\nIdle connection: not measured ({_error(idle.get('error'))})")
+        print(f"\nIdle connection: {NOT_MEASURED} ({_error(idle.get('error'))})")
     elif idle.get("closed_after_s") is None:
         print(f"\nIdle connection: still open after {idle['waited_s']} s")
     else:

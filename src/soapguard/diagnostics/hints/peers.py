@@ -6,7 +6,7 @@ what that switch trades away.
 
 from __future__ import annotations
 
-from ._rule import Event, HintRule, integer, is_type, message, text, when
+from ._rule import Event, HintRule, integer, is_type, message, target, text, when
 
 __all__ = ["LEVEL_1_TRADE_OFF", "PEER_RULES", "RENEGOTIATION_TRADE_OFF", "TRUST_RULES"]
 
@@ -88,6 +88,20 @@ def _pin_text(event: Event) -> str:
     )
 
 
+def _not_tls(event: Event) -> bool:
+    said = f"{event.get('openssl.reason') or ''} {message(event)}"
+    return is_type(event, "tls.protocol_version") and "WRONG_VERSION_NUMBER" in said
+
+
+def _not_tls_text(event: Event) -> str:
+    return (
+        f"What answered on {target(event)} did not speak TLS at all (its first bytes were not "
+        "a TLS record: typically plain HTTP on that port), so use the port that serves "
+        "HTTPS, or an http:// address if the service really has no TLS; no SOAPGUARD_* "
+        "setting makes a handshake work there."
+    )
+
+
 #: old peers under OpenSSL 3
 PEER_RULES: tuple[HintRule, ...] = (
     HintRule("legacy_renegotiation", when("tls.legacy_renegotiation"), _legacy_renegotiation_text),
@@ -126,6 +140,7 @@ TRUST_RULES: tuple[HintRule, ...] = (
             "SOAPGUARD_CA_BUNDLE at the CA that issued it (no setting switches verification off)."
         ),
     ),
+    HintRule("not_tls", _not_tls, _not_tls_text),
     HintRule(
         "protocol_version",
         when("tls.protocol_version"),

@@ -93,7 +93,7 @@ class ProxyConnection:
                 )
             except OSError as exc:
                 logger.debug("connection %d: upstream connect failed: %s", self._id, exc)
-                self.session.connect_failed(f"upstream connect failed: {exc}")
+                self.session.connect_failed(str(exc) or type(exc).__name__)
                 self._reset_client = True
                 return
             with self._io_lock:

@@ -15,7 +15,7 @@ from collections import deque
 from .faults import Fault, Scope
 from .queue import FaultQueue, Taken
 from .session import Session
-from .stats import FiredFault, ProxyStats
+from .stats import FiredFault, ProxyStats, UpstreamFailure
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class Hub:
         self._requests = 0
         self._rejected = 0
         self._active = 0
+        self._upstream_failures = 0
+        self._last_upstream_failure: UpstreamFailure | None = None
 
     # -- used by the proxy --------------------------------------------------------------
 
@@ -68,6 +70,7 @@ class Hub:
             connections, requests = self._connections, self._requests
             active, rejected = self._active, self._rejected
             fired, missed = tuple(self._fired), tuple(self._missed)
+            upstream = self._upstream_failures, self._last_upstream_failure
         return ProxyStats(
             connections=connections,
             requests=requests,
@@ -76,6 +79,8 @@ class Hub:
             connection_records=tuple(session.snapshot() for session in sessions),
             active=active,
             rejected=rejected,
+            upstream_failures=upstream[0],
+            last_upstream_failure=upstream[1],
         )
 
     # -- the session Host protocol ------------------------------------------------------
@@ -97,6 +102,11 @@ class Hub:
         )
         with self._lock:
             (self._fired if fired else self._missed).append(event)
+
+    def upstream_failed(self, failure: UpstreamFailure) -> None:
+        with self._lock:
+            self._upstream_failures += 1
+            self._last_upstream_failure = failure
 
     def request_started(self) -> None:
         with self._lock:

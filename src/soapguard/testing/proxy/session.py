@@ -27,7 +27,7 @@ from .http1 import Reframer
 from .phases import ALERT_SIZES, TLSPhases
 from .queue import Taken
 from .records import HEADER_LEN, flip_offset, looks_like_tls
-from .stats import ConnectionLog, ConnectionRecord, FiredFault
+from .stats import ConnectionLog, ConnectionRecord, FiredFault, UpstreamFailure
 from .verdict import FLIP, FORWARD, HOLD, Verdict, on_request, respond
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class Host(Protocol):
     def take_fault(self, scope: Scope, tls: bool | None) -> Taken | None: ...
     def put_back(self, fault: Fault) -> None: ...
     def report(self, event: FiredFault, fired: bool) -> None: ...
+    def upstream_failed(self, failure: UpstreamFailure) -> None: ...
     def request_started(self) -> None: ...
     def tickets_hint(self) -> int | None: ...
     def learn_tickets(self, count: int) -> None: ...
@@ -186,8 +187,10 @@ class Session:
                 self._finish_faults(f"not applied: {reason}")
 
     def connect_failed(self, error: str) -> None:
+        """The upstream could not be reached (``error``: why); the proxy is told too."""
         with self._cond:
-            self.log.error = error
+            self.log.error = f"upstream connect failed: {error}"
+            self._host.upstream_failed(UpstreamFailure(self.log.id, error))
 
     def interrupt(self) -> None:
         """Wake any wait in :meth:`settle_tickets`: the connection is going away."""

@@ -32,6 +32,16 @@ class FiredFault:
 
 
 @dataclass(frozen=True)
+class UpstreamFailure:
+    """A connection the proxy could not forward: connecting to the upstream failed."""
+
+    #: 1-based connection id (the client's connection was reset)
+    connection: int
+    #: the connect error, e.g. ``[Errno 111] Connection refused`` or ``timed out``
+    error: str
+
+
+@dataclass(frozen=True)
 class ConnectionRecord:
     """Everything recorded about one proxied connection.
 
@@ -83,6 +93,9 @@ class ProxyStats:
     active: int
     #: connections refused because ``max_connections`` or the concurrency cap was hit
     rejected: int
+    #: connections whose upstream connect failed, since start, and the latest of them
+    upstream_failures: int = 0
+    last_upstream_failure: UpstreamFailure | None = None
 
     def app_data_sizes(self, direction: Direction) -> list[int]:
         """Lengths of application-data records in ``direction`` across kept connections.

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .demo import Scene
+from .scenes import Scene
 
 __all__ = ["client_identity", "mutual_tls_scene"]
 
 
 def client_identity(mtls: str | None) -> dict[str, Any]:
     """The Config fields that present the PUBLIC demo client certificate."""
-    from ..testing import ledger
+    from ...testing import ledger
 
     if mtls is None:
         return {}

@@ -1,7 +1,8 @@
 """``soapguard proxy``: the fault-injecting TLS-aware proxy as a command, for staging tests.
 
 Runs a :class:`~soapguard.testing.FaultProxy` in front of ``--upstream``,
-prints its listening address, one line per fault as it fires (or misses), and
+prints its listening address, one line per fault as it fires (or misses), a
+line when the upstream cannot be reached (then counts, see :mod:`.feed`), and
 a summary when it stops (Ctrl-C, SIGTERM, ``--lifetime`` or, with
 ``--exit-when-done``, once every queued fault has been used and no connection
 is open).
@@ -16,23 +17,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
-import json
 import re
 import signal
 import socket
 import sys
 import threading
-from collections import Counter
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..testing.proxy.faults import SPEC_FORMS, Fault
-
-if TYPE_CHECKING:  # the proxy itself is loaded only when the command runs
-    from ..testing.proxy.stats import FiredFault, ProxyStats
-from ._exit import OK as EXIT_OK
-from ._exit import PROBLEM as EXIT_PROBLEM
-from ._exit import USAGE as EXIT_USAGE
+from ...testing.proxy.faults import SPEC_FORMS, Fault
+from .._exit import OK as EXIT_OK
+from .._exit import PROBLEM as EXIT_PROBLEM
+from .._exit import USAGE as EXIT_USAGE
+from .feed import FaultFeed, Output, UpstreamFeed, summary
 
 MAX_TIMES = 10_000
 #: how often the proxy's stats are checked for new faults (seconds)
@@ -144,32 +141,6 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
-class _FaultFeed:
-    """Faults fired or missed since the last look, from ``FaultProxy.stats()`` snapshots.
-
-    (FaultProxy has no per-fault callback.)  Snapshots share the event objects, so
-    the last one shown is found by identity, also once the bounded log drops old ones.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[bool, FiredFault | None] = {True: None, False: None}
-
-    def new(self, stats: ProxyStats) -> list[tuple[FiredFault, bool]]:
-        out: list[tuple[FiredFault, bool]] = []
-        for fired, events in ((True, stats.fired), (False, stats.missed)):
-            last = self._last[fired]
-            start = 0
-            if last is not None:
-                start = next(
-                    (i + 1 for i in range(len(events) - 1, -1, -1) if events[i] is last), 0
-                )
-            fresh = events[start:]
-            if fresh:
-                self._last[fired] = fresh[-1]
-            out.extend((event, fired) for event in fresh)
-        return out
-
-
 def _usage(message: str) -> int:
     print(f"soapguard proxy: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -193,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return _usage(problem)
     faults: list[tuple[Fault, int]] = args.fault
-    from ..testing.proxy.server import FaultProxy
+    from ...testing.proxy.server import FaultProxy
 
     proxy = FaultProxy(args.upstream, args.listen, args.lifetime)
     if args.random is not None:
@@ -205,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"soapguard proxy: cannot listen on {_join(args.listen)}: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
-    out = _Output(args.json)
+    out = Output(args.json)
     address, upstream = _join(proxy.address), _join(args.upstream)
     queued = [f"{f}x{n}" if n > 1 else str(f) for f, n in faults]
     doc = {"event": "listening", "host": proxy.address[0], "port": proxy.port}
@@ -215,12 +186,13 @@ def run(args: argparse.Namespace) -> int:
     out.emit(doc, f"listening on {address}, forwarding to {upstream} ({stops})")
     wanted = 0 if args.random is not None else sum(times for _, times in faults)
     reason, used, missed = "lifetime", 0, 0
-    feed = _FaultFeed()
+    feed, unreachable = FaultFeed(), UpstreamFeed(upstream)
     with _terminate_as_interrupt():
         try:
             while True:
                 stopped = proxy.join(POLL_SECONDS)  # an event wait: returns at once on stop
                 stats = proxy.stats()
+                unreachable.new(stats, out)
                 for event, fired in feed.new(stats):
                     used, missed = used + 1, missed + (not fired)
                     out.fault(event, fired)
@@ -233,10 +205,11 @@ def run(args: argparse.Namespace) -> int:
             reason = "interrupted"
     proxy.stop()
     stats = proxy.stats()
+    unreachable.new(stats, out, final=True)
     for event, fired in feed.new(stats):
         missed += not fired
         out.fault(event, fired)
-    _summary(out, stats, proxy.pending_faults(), reason)
+    summary(out, stats, proxy.pending_faults(), reason)
     failed = args.exit_when_done and (reason != "done" or missed)
     return EXIT_PROBLEM if failed else EXIT_OK
 
@@ -256,52 +229,6 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-class _Output:
-    def __init__(self, json_mode: bool) -> None:
-        self.json_mode = json_mode
-
-    def emit(self, doc: dict[str, Any], text: str) -> None:
-        print(json.dumps(doc) if self.json_mode else text, flush=True)
-
-    def fault(self, event: FiredFault, fired: bool) -> None:
-        where = f"connection {event.connection}"
-        if event.request is not None:
-            where += f" request {event.request}"
-        self.emit(
-            {
-                "event": "fault",
-                "fired": fired,
-                "kind": event.kind,
-                "spec": event.spec,
-                "connection": event.connection,
-                "request": event.request,
-                "detail": event.detail,
-            },
-            f"{'fired' if fired else 'MISSED'} {event.spec} on {where}: {event.detail}",
-        )
-
-
-def _summary(out: _Output, stats: ProxyStats, pending: tuple[Fault, ...], reason: str) -> None:
-    fired = Counter(f.kind for f in stats.fired)
-    doc = {
-        "event": "summary",
-        "reason": reason,
-        "connections": stats.connections,
-        "requests": stats.requests,
-        "fired": dict(fired),
-        "missed": len(stats.missed),
-        "rejected": stats.rejected,
-        "pending": [str(f) for f in pending],
-    }
-    kinds = ", ".join(f"{kind} x{n}" for kind, n in sorted(fired.items())) or "none"
-    text = (
-        f"stopped ({reason}): {stats.connections} connections, {stats.requests} requests; "
-        f"faults fired: {kinds}; missed: {len(stats.missed)}; still queued: {len(pending)}; "
-        f"connections refused at the limit: {stats.rejected}"
-    )
-    out.emit(doc, text)
 
 
 def _join(address: tuple[str, int]) -> str:
