@@ -68,6 +68,7 @@ __all__ = [
     "Timeout",
     "TooManyRedirects",
     "error_for",
+    "headline",
     "outcome_note",
     "scrub_chain",
     "with_outcome",
@@ -201,9 +202,25 @@ _BY_TYPE_PREFIX: tuple[tuple[str, type[RequestError]], ...] = (
 
 def describe(failure: Failure) -> str:
     """The one-line message soapguard exceptions carry."""
-    origin = f" ({failure.origin})" if failure.origin else ""
-    where = f" during {failure.phase}" if failure.phase else ""
-    return f"{failure.type}{origin}{where}, request_sent={failure.request_sent}: {failure.message}"
+    return headline(
+        failure.type, failure.origin, failure.phase, failure.request_sent, failure.message
+    )
+
+
+def headline(
+    error_type: str | None,
+    origin: str | None,
+    phase: str | None,
+    request_sent: str | None,
+    message: str | None,
+) -> str:
+    """``tls.bad_record_mac (local) during wait, request_sent=full: message``: how every
+    soapguard message and command names a failure."""
+    text = error_type or "unclassified"
+    text += f" ({origin})" if origin else ""
+    text += f" during {phase}" if phase else ""
+    text += f", request_sent={request_sent}" if request_sent else ""
+    return f"{text}: {message}" if message else text
 
 
 def outcome_note(decision_reason: str | None) -> str:

@@ -207,7 +207,7 @@ def test_demo_that_cannot_reach_its_service_reports_the_classified_failure() -> 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "tls.handshake_failure" in result.stdout
-    assert "phase=handshake" in result.stdout
+    assert "during handshake, request_sent=none" in result.stdout
     assert "SOAPGUARD_CIPHERS=AES256-SHA256" in result.stdout  # from the environment
     assert not LEAKS.search(result.stdout + result.stderr), result.stdout + result.stderr
     result = run_demo("--json", env=env)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..classify.core import classify, failure_fields
 from ..diagnostics.hints import hint_for
+from ..errors import headline as error_headline
 from ..errors import outcome_note
 
 __all__ = ["describe", "headline"]
@@ -40,15 +41,15 @@ def describe(exc: BaseException) -> dict[str, Any]:
 
 
 def headline(failure: Mapping[str, Any]) -> str:
-    """One line: ``tls.handshake_failure (peer) phase=handshake request_sent=none: message``."""
-    origin = f" ({failure['error.origin']})" if failure.get("error.origin") else ""
-    where = " ".join(
-        f"{key}={failure[key]}" for key in ("phase", "request_sent") if failure.get(key)
+    """One line, worded as soapguard's exceptions word it:
+    ``tls.handshake_failure (peer) during handshake, request_sent=none: message``."""
+    text = error_headline(
+        failure.get("error.type"),
+        failure.get("error.origin"),
+        failure.get("phase"),
+        failure.get("request_sent"),
+        failure.get("error.message"),
     )
-    text = f"{failure.get('error.type') or 'unclassified'}{origin}"
-    text += f" {where}" if where else ""
-    message = failure.get("error.message")
-    text = f"{text}: {message}" if message else text
     if failure.get("outcome") == "unknown":  # a write that may have run: say so
         text += f"; {outcome_note(failure.get('decision_reason'))}"
     return text
