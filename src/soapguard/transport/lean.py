@@ -221,35 +221,42 @@ def prepare(
     message: bytes | str,
     headers: Mapping[str, Any],
     check: HeaderCheck,
-) -> requests.PreparedRequest:
+) -> tuple[requests.PreparedRequest, dict[str, Any]]:
     """The POST ``Session.request`` would prepare for ``target`` (a session without cookies,
-    auth, params or hooks): headers merged, validated and completed as requests does."""
+    auth, params or hooks), and its headers as a plain dict in the same order.
+
+    Headers are merged, validated and completed as requests does; the plain dict is what
+    the lean path hands urllib3 (the same names, values and order as the request's
+    ``CaseInsensitiveDict``, which urllib3 would otherwise copy and walk item by item).
+    """
     # merge_setting: the session's headers, updated by the call's (a name keeps its first
     # position and takes its last spelling), then every name whose value is None dropped
-    store: dict[str, tuple[str, Any]] = {}
+    merged: dict[str, tuple[str, Any]] = {}
     for source in (session.headers, headers):
         for name, value in source.items():
-            store[name.lower()] = (name, value)
-    merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
-    for name, value in store.values():
+            merged[name.lower()] = (name, value)
+    store: dict[str, tuple[str, Any]] = {}
+    for lower, (name, value) in merged.items():
         if value is not None:
             check(name, value)  # prepare_headers
-            merged[name if isinstance(name, str) else to_native_string(name)] = value
-    # prepare_body, then prepare_auth (credentials in the URL)
+            store[lower] = (name if isinstance(name, str) else to_native_string(name), value)
+    # prepare_body (an empty body is none, and its length 0), then prepare_auth; as in a
+    # CaseInsensitiveDict, a name already there keeps its position and takes this spelling
     if message:
         length = len(message.encode("utf-8") if isinstance(message, str) else message)
-        merged["Content-Length"] = str(length)
+        store["content-length"] = ("Content-Length", str(length))
     else:
-        merged["Content-Length"] = "0"
+        store["content-length"] = ("Content-Length", "0")
     if target.auth is not None:
-        merged["Authorization"] = target.auth
+        store["authorization"] = ("Authorization", target.auth)
+    wire = dict(store.values())
     prepared = requests.PreparedRequest()
     prepared.method = "POST"
     prepared.url = target.url
-    prepared.headers = merged
+    prepared.headers = CaseInsensitiveDict(wire)
     prepared.body = message or None
     prepared.hooks = {"response": [check_call_redirect]}
-    return prepared
+    return prepared, wire
 
 
 #: the paths a POST can take (see ``Transport._send``)
@@ -280,17 +287,14 @@ def send(
     adapter: SoapGuardAdapter,
     target: LeanTarget,
     prepared: requests.PreparedRequest,
+    wire: dict[str, Any],
     timeout: Any,
 ) -> requests.Response:
-    """``session.send(prepared)`` as requests would run it, minus what cannot matter here."""
+    """``session.send(prepared)`` as requests would run it, minus what cannot matter here.
+
+    ``wire`` is ``prepared.headers`` as a plain dict (see :func:`prepare`).
+    """
     verify = session.verify
-    kwargs: dict[str, Any] = {
-        "stream": False,
-        "verify": verify,
-        "cert": None,
-        "proxies": {},
-        "timeout": timeout,
-    }
     start = requests.sessions.preferred_clock()
     try:
         pool = adapter.lean_pool(target.url, verify)
@@ -302,7 +306,7 @@ def send(
             method="POST",
             url=target.path,
             body=prepared.body,
-            headers=prepared.headers,
+            headers=wire,
             redirect=False,
             assert_same_host=False,
             preload_content=False,
@@ -319,16 +323,25 @@ def send(
     cookies = _sets_cookies(raw)
     response = _response(adapter, prepared, raw, cookies)
     response.elapsed = timedelta(seconds=requests.sessions.preferred_clock() - start)
-    response = dispatch_hook("response", prepared.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
-    if cookies:
+    if response.is_redirect:  # the hooks, the cookies, the redirects, as Session.send does
+        kwargs: dict[str, Any] = {
+            "stream": False,
+            "verify": verify,
+            "cert": None,
+            "proxies": {},
+            "timeout": timeout,
+        }
+        response = dispatch_hook("response", prepared.hooks, response, **kwargs)  # type: ignore[no-untyped-call]
         extract_cookies_to_jar(session.cookies, prepared, raw)  # type: ignore[no-untyped-call]
-    if response.is_redirect:  # followed as Session.send does (the hook refused the others)
         prepared._cookies = RequestsCookieJar()  # type: ignore[attr-defined]
         history = list(session.resolve_redirects(response, prepared, **kwargs))
         if history:
             history.insert(0, response)
             response = history.pop()
             response.history = history
+    elif cookies:
+        extract_cookies_to_jar(session.cookies, prepared, raw)  # type: ignore[no-untyped-call]
+    # (the only response hook, the redirect rule, does nothing to any other response)
     response.content  # noqa: B018 - read the body, as Session.send does when not streaming
     result: requests.Response = response
     return result

@@ -213,14 +213,14 @@ class Transport(zeep.Transport):
                 hooks={"response": [check_call_redirect]},
             )
         target = lean.target_for(self._targets, address)
-        prepared = lean.prepare(session, target, message, headers, self._header_check)
+        prepared, wire = lean.prepare(session, target, message, headers, self._header_check)
         if (
             not proxies
             and lean.lean_ready(session, self.adapter)
             and session.get_adapter(target.url) is self.adapter
         ):
             self.paths.add("lean")
-            return lean.send(session, self.adapter, target, prepared, timeout)
+            return lean.send(session, self.adapter, target, prepared, wire, timeout)
         self.paths.add("prepared")
         setattr(prepared, "_cookies", RequestsCookieJar())  # noqa: B010 - redirects copy it
         return session.send(
