@@ -51,7 +51,7 @@ class Floor:
 
     def __init__(self, client: zeep.Client, url: str, port: int, ca: str) -> None:
         self._client = client
-        self._binding = client.wsdl.bindings[BINDING]
+        self._binding: Any = client.wsdl.bindings[BINDING]
         self._operation = self._binding.get(OPERATION)
         self._options = {"address": url}
         envelope, headers = self._build()
@@ -143,7 +143,11 @@ def floor_rows(
                 f"{us(Spread.of(floor_s).median)} = {floor_to_zeep.ratio_text()} of zeep; "
                 f"target {target_zeep}x zeep = {target_zeep / floor_to_zeep.median:.2f}x floor"
             ),
-            data={"ratio": vars(to_floor), "floor_s": floor_s, "floor_to_zeep": vars(floor_to_zeep)},
+            data={
+                "ratio": vars(to_floor),
+                "floor_s": floor_s,
+                "floor_to_zeep": vars(floor_to_zeep),
+            },
         )
     ]
     for name in REFERENCES[1:]:

@@ -105,7 +105,7 @@ def _requests_code(owner: type, name: str, module: Any) -> Any:
 
 
 class _Originals:
-    """requests' own ``Session.send``, ``Session.get_adapter`` and ``HTTPAdapter.send``.
+    """The code of requests' own ``Session.send``, ``Session.get_adapter``, ``HTTPAdapter.send``.
 
     Learnt the first time none of them is replaced (a mock library installs its own
     function, defined in its own file, in their place); until then nothing is lean.
@@ -115,14 +115,7 @@ class _Originals:
         self.codes: tuple[Any, Any, Any] | None = None
         self._lock = threading.Lock()
 
-    def current(self) -> tuple[Any, Any, Any]:
-        return (
-            _code(requests.Session.send),
-            _code(requests.Session.get_adapter),
-            _code(requests.adapters.HTTPAdapter.send),
-        )
-
-    def intact(self) -> bool:
+    def learnt(self) -> tuple[Any, Any, Any] | None:
         codes = self.codes
         if codes is None:
             with self._lock:
@@ -132,9 +125,9 @@ class _Originals:
                     _requests_code(requests.adapters.HTTPAdapter, "send", requests.adapters),
                 )
                 if None in learnt:
-                    return False
+                    return None
                 self.codes = codes = learnt
-        return self.current() == codes
+        return codes
 
 
 _ORIGINALS = _Originals()
@@ -158,18 +151,28 @@ def plain_session(session: requests.Session) -> bool:
 
 
 def lean_ready(session: requests.Session, adapter: SoapGuardAdapter) -> bool:
-    """Whether nothing of a :func:`plain_session` (or a mock) would make requests' path differ."""
+    """Whether nothing of a :func:`plain_session` (or a mock) would make requests' path differ.
+
+    The methods are looked up as requests would call them, so a replacement on the
+    class (``responses``, ``requests_mock``), on a subclass or on the instance is seen.
+    ``requests_mock`` leaves the session an instance attribute ``get_adapter`` bound to
+    requests' own function when it stops: that one is requests' own and is accepted.
+    """
+    codes = _ORIGINALS.learnt()
     return (
-        session.cert is None
+        codes is not None
+        and session.cert is None
         and not session.stream
-        and _ORIGINALS.intact()
-        and type(session).send is requests.Session.send
-        and type(session).get_adapter is requests.Session.get_adapter
-        and "send" not in vars(session)
-        and "get_adapter" not in vars(session)
-        and _code(type(adapter).send) is _OWN_SEND
-        and "send" not in vars(adapter)
+        and _bound_to(session.send, session, codes[0])
+        and _bound_to(session.get_adapter, session, codes[1])
+        and _code(requests.adapters.HTTPAdapter.send) is codes[2]
+        and _bound_to(adapter.send, adapter, _OWN_SEND)
     )
+
+
+def _bound_to(method: Any, owner: object, code: Any) -> bool:
+    """Whether ``method`` is the function of ``code``, bound to ``owner``."""
+    return _code(method) is code and getattr(method, "__self__", None) is owner
 
 
 class LeanTarget:

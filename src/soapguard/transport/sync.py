@@ -44,7 +44,7 @@ from .adapter import SoapGuardAdapter
 from .common import standalone_context, start
 from .evidence import Attempt, sending
 from .proxies import Proxies
-from .redirects import check_call_redirect, check_document_redirect
+from .redirects import check_call_redirect, check_document_redirect, hooks_with
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class Transport(zeep.Transport):
                 headers=headers,
                 timeout=timeout,
                 proxies=proxies,
-                hooks={"response": [check_call_redirect]},
+                hooks=hooks_with(check_call_redirect, session),
             )
         target = lean.target_for(self._targets, address)
         prepared, wire = lean.prepare(session, target, message, headers, self._header_check)
@@ -240,7 +240,7 @@ class Transport(zeep.Transport):
             headers=headers,
             timeout=self.operation_timeout,
             proxies=self._proxies.for_url(address),
-            hooks={"response": [check_document_redirect]},
+            hooks=hooks_with(check_document_redirect, self.session),
         )
 
     def load(self, url: str) -> bytes:
@@ -255,7 +255,7 @@ class Transport(zeep.Transport):
             url,
             timeout=self.load_timeout,
             proxies=self._proxies.for_url(url),
-            hooks={"response": [check_document_redirect]},
+            hooks=hooks_with(check_document_redirect, self.session),
         )
         try:
             response.raise_for_status()
