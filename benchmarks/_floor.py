@@ -51,8 +51,9 @@ class Floor:
 
     def __init__(self, client: zeep.Client, url: str, port: int, ca: str) -> None:
         self._client = client
-        self._binding: Any = client.wsdl.bindings[BINDING]
-        self._operation = self._binding.get(OPERATION)
+        wsdl: Any = client.wsdl
+        self._binding: Any = wsdl.bindings[BINDING]
+        self._operation: Any = self._binding.get(OPERATION)
         self._options = {"address": url}
         envelope, headers = self._build()
         self.message: bytes = etree_to_string(envelope)  # type: ignore[no-untyped-call]
