@@ -6,7 +6,9 @@ Connections (:class:`_Instrumented` mixed into urllib3's classes)
   facts of the connection and whether it was reused, after how long idle and at what
   age, into the attempt being sent (:func:`~soapguard.transport.evidence.being_sent`);
 * give every request the same wire shape (:mod:`.wire`): a body always travels with
-  ``Content-Length``, never chunked, and ``Expect: 100-continue`` is never sent;
+  ``Content-Length``, never chunked, and ``Expect: 100-continue`` is never sent; a
+  request of up to ``COALESCE_MAX`` bytes of body is written in one go, head and body
+  together (one TLS record and one segment instead of two, the same bytes);
 * refuse to be reused, when taken from the pool, once idle longer than
   ``SOAPGUARD_POOL_IDLE_TIMEOUT`` or older than ``SOAPGUARD_POOL_MAX_AGE`` (jittered
   per connection by ±10% so a fleet does not reconnect in step), and for an attempt

@@ -9,7 +9,7 @@ does only what changes the outcome:
 
 * the request is prepared as ``Session.request`` would prepare it (session headers
   merged and validated, ``Content-Length``, URL credentials as Basic auth), from a
-  per-address template;
+  per-address template (:mod:`.prepared`);
 * it goes through the *same* urllib3 pool and connection classes, with the same
   ``urlopen`` arguments as ``HTTPAdapter.send``, so the bytes on the wire, the
   evidence the connections record and the pool's limits are the same;
@@ -36,7 +36,6 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -56,7 +55,7 @@ from requests.exceptions import (
 )
 from requests.hooks import dispatch_hook
 from requests.structures import CaseInsensitiveDict
-from requests.utils import check_header_validity, get_encoding_from_headers, to_native_string
+from requests.utils import get_encoding_from_headers
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
@@ -73,7 +72,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.util import Timeout
 
 from .adapter import SoapGuardAdapter
-from .redirects import check_call_redirect
+from .prepared import CACHE_LIMIT, HeaderCheck, LeanTarget, prepare, target_for
 
 __all__ = [
     "PATHS",
@@ -87,9 +86,6 @@ __all__ = [
     "send",
     "target_for",
 ]
-
-#: how many addresses (and validated header pairs) are remembered per transport
-_CACHE_LIMIT = 256
 
 
 def _code(func: Any) -> Any:
@@ -173,93 +169,6 @@ def lean_ready(session: requests.Session, adapter: SoapGuardAdapter) -> bool:
 def _bound_to(method: Any, owner: object, code: Any) -> bool:
     """Whether ``method`` is the function of ``code``, bound to ``owner``."""
     return _code(method) is code and getattr(method, "__self__", None) is owner
-
-
-class LeanTarget:
-    """What ``Session.request`` would work out for one address, worked out once."""
-
-    __slots__ = ("auth", "path", "url")
-
-    def __init__(self, address: str) -> None:
-        template = requests.PreparedRequest()
-        template.prepare_url(address, None)
-        template.headers = CaseInsensitiveDict()
-        template.body = None
-        template.prepare_auth(None, template.url)  # URL credentials -> Basic auth
-        #: the prepared URL (quoted, IDNA host, credentials kept as requests keeps them)
-        self.url: str = template.url or address
-        #: what HTTPAdapter.request_url sends for a direct connection
-        self.path: str = template.path_url
-        #: the Authorization header the URL's credentials give (None: none)
-        self.auth: str | None = template.headers.get("Authorization")
-
-
-def target_for(cache: dict[str, LeanTarget], address: str) -> LeanTarget:
-    target = cache.get(address)
-    if target is None:
-        target = LeanTarget(address)
-        if len(cache) < _CACHE_LIMIT:
-            cache[address] = target
-    return target
-
-
-class HeaderCheck:
-    """``check_header_validity`` with a memory of the pairs that passed (bounded)."""
-
-    def __init__(self) -> None:
-        self._valid: set[tuple[str, str]] = set()
-
-    def __call__(self, name: Any, value: Any) -> None:
-        pair = (name, value)
-        if pair in self._valid:
-            return
-        check_header_validity(pair)
-        if len(self._valid) < _CACHE_LIMIT and isinstance(name, str) and isinstance(value, str):
-            self._valid.add(pair)
-
-
-def prepare(
-    session: requests.Session,
-    target: LeanTarget,
-    message: bytes | str,
-    headers: Mapping[str, Any],
-    check: HeaderCheck,
-) -> tuple[requests.PreparedRequest, dict[str, Any]]:
-    """The POST ``Session.request`` would prepare for ``target`` (a session without cookies,
-    auth, params or hooks), and its headers as a plain dict in the same order.
-
-    Headers are merged, validated and completed as requests does; the plain dict is what
-    the lean path hands urllib3 (the same names, values and order as the request's
-    ``CaseInsensitiveDict``, which urllib3 would otherwise copy and walk item by item).
-    """
-    # merge_setting: the session's headers, updated by the call's (a name keeps its first
-    # position and takes its last spelling), then every name whose value is None dropped
-    merged: dict[str, tuple[str, Any]] = {}
-    for source in (session.headers, headers):
-        for name, value in source.items():
-            merged[name.lower()] = (name, value)
-    store: dict[str, tuple[str, Any]] = {}
-    for lower, (name, value) in merged.items():
-        if value is not None:
-            check(name, value)  # prepare_headers
-            store[lower] = (name if isinstance(name, str) else to_native_string(name), value)
-    # prepare_body (an empty body is none, and its length 0), then prepare_auth; as in a
-    # CaseInsensitiveDict, a name already there keeps its position and takes this spelling
-    if message:
-        length = len(message.encode("utf-8") if isinstance(message, str) else message)
-        store["content-length"] = ("Content-Length", str(length))
-    else:
-        store["content-length"] = ("Content-Length", "0")
-    if target.auth is not None:
-        store["authorization"] = ("Authorization", target.auth)
-    wire = dict(store.values())
-    prepared = requests.PreparedRequest()
-    prepared.method = "POST"
-    prepared.url = target.url
-    prepared.headers = CaseInsensitiveDict(wire)
-    prepared.body = message or None
-    prepared.hooks = {"response": [check_call_redirect]}
-    return prepared, wire
 
 
 #: the paths a POST can take (see ``Transport._send``)
@@ -363,7 +272,7 @@ def _timeout(timeout: Any) -> Timeout:
             found = Timeout(connect=connect, read=read)
         else:
             found = Timeout(connect=timeout, read=timeout)
-        if len(_TIMEOUTS) < _CACHE_LIMIT:
+        if len(_TIMEOUTS) < CACHE_LIMIT:
             _TIMEOUTS[timeout] = found
     return found
 

@@ -16,6 +16,10 @@ Environment look-ups that requests repeats on every request (proxy variables,
 are resolved when the transport is built (``~/.netrc`` is never consulted),
 and so are the CAs, in the order :mod:`soapguard.tls.trust` documents: a bad CA
 file is a ``ConfigError`` when the transport is built.
+
+A POST takes the cheapest of three paths that behave alike (:meth:`Transport._send`,
+:mod:`.lean`); ``Transport.paths`` counts them.  A user's own session hooks run on
+soapguard's calls too, after soapguard's redirect rule.
 """
 
 from __future__ import annotations
