@@ -37,9 +37,12 @@ class Plan:
     import_runs: int = 10
     # 8: redaction of hostile bodies (runs per body and path)
     redaction_runs: int = 9
-    # 9: client CPU per kept-alive call, pool checks on / off
+    # 11: client CPU per kept-alive call, pool checks on / off
     pool_blocks: int = 20
     pool_calls: int = 200
+    # 12: 16 threads, one soapguard client vs 16 zeep clients (rounds ABBA, calls per thread)
+    thread_rounds: int = 6
+    thread_calls: int = 25
 
     @classmethod
     def quick(cls) -> Plan:
@@ -61,6 +64,8 @@ class Plan:
             redaction_runs=3,
             pool_blocks=6,
             pool_calls=60,
+            thread_rounds=3,
+            thread_calls=8,
         )
 
     def scaled(self, factor: float) -> Plan:

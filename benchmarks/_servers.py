@@ -12,6 +12,7 @@ to the client.
 Routes (on 127.0.0.1 only, demo certificate, TLS 1.2-1.3, keep-alive):
 
 * ``POST <any path>``: the canned SOAP 1.1 ``GetBalanceResponse``;
+* ``POST /slow/MS``: the same, after ``MS`` milliseconds (a server that takes its time);
 * ``GET /bytes/N``: ``N`` bytes of ``application/octet-stream`` (at most 16 MiB).
 
 The parent talks to the child over a pipe: :class:`ServerProcess` queues
@@ -25,6 +26,7 @@ import multiprocessing
 import socket
 import ssl
 import threading
+import time
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
@@ -107,6 +109,8 @@ class _CannedServer:
             body: bytes | memoryview = memoryview(_BULK)[:size]
             kind = b"application/octet-stream"
         else:
+            if path.startswith(b"/slow/"):
+                time.sleep(min(int(path[len(b"/slow/") :]), 10_000) / 1000)
             body, kind = CANNED_RESPONSE, b"text/xml; charset=utf-8"
         head = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (
             kind,

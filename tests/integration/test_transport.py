@@ -132,8 +132,9 @@ def _transport() -> soapguard.Transport:
 def test_lean_post_sends_what_session_post_would() -> None:
     responses.add(responses.POST, "https://svc.test/a?x=1", body=b"ok")
     transport = _transport()
-    assert transport._prepare("https://svc.test/a?x=1", ENVELOPE, SOAP_HEADERS) is not None
     assert transport.post("https://svc.test/a?x=1", ENVELOPE, SOAP_HEADERS).content == b"ok"
+    # a mock is active: prepared without Session.request, sent through Session.send
+    assert transport.paths.snapshot() == {"lean": 0, "prepared": 1, "requests": 0}
     sent = responses.calls[0].request
     assert sent.headers["SOAPAction"] == '"urn:x#Op"'
     assert sent.headers["User-Agent"].startswith("Zeep/")  # zeep's session header kept
@@ -154,8 +155,8 @@ def test_lean_post_follows_redirects_and_keeps_cookies() -> None:
     assert transport.post("https://svc.test/old", ENVELOPE, SOAP_HEADERS).content == b"moved"
     assert transport.session.cookies.get("route") == "b"
     # with a cookie in the jar the full requests path is used, and the cookie is sent
-    assert transport._prepare("https://svc.test/new", ENVELOPE, SOAP_HEADERS) is None
     transport.post("https://svc.test/new", ENVELOPE, SOAP_HEADERS)
+    assert transport.paths.snapshot() == {"lean": 0, "prepared": 1, "requests": 1}
     assert responses.calls[-1].request.headers["Cookie"] == "route=b"
 
 
@@ -164,6 +165,6 @@ def test_session_auth_takes_the_full_requests_path() -> None:
     responses.add(responses.POST, "https://svc.test/a", body=b"ok")
     transport = _transport()
     transport.session.auth = ("user", "pw")
-    assert transport._prepare("https://svc.test/a", ENVELOPE, SOAP_HEADERS) is None
     transport.post("https://svc.test/a", ENVELOPE, SOAP_HEADERS)
+    assert transport.paths.snapshot() == {"lean": 0, "prepared": 0, "requests": 1}
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")

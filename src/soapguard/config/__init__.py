@@ -24,6 +24,7 @@ other values only truncated.  The variables themselves are listed in
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -169,7 +170,14 @@ class Config:
 
     def is_idempotent(self, operation: str) -> bool:
         """Whether ``operation`` matches one of ``idempotent_operations`` (glob, case-sensitive)."""
-        return any(fnmatch.fnmatchcase(operation, pat) for pat in self.idempotent_operations)
+        patterns = self.idempotent_operations
+        return _matches(patterns if isinstance(patterns, tuple) else tuple(patterns), operation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _matches(patterns: tuple[str, ...], operation: str) -> bool:
+    """Whether ``operation`` matches a glob of ``patterns`` (asked on every call: remembered)."""
+    return any(fnmatch.fnmatchcase(operation, pat) for pat in patterns)
 
 
 def ignored_env(config: Config, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -53,7 +53,7 @@ from ..diagnostics.secrets import call_scope
 from ..errors import DeadlineExceeded, SoapGuardError, outcome_note, scrub_chain, with_outcome
 from ..transport.evidence import Attempt, CallContext
 from .breaker import BreakerRegistry
-from .budget import BudgetRegistry
+from .budget import BudgetRegistry, RetryBudget
 from .routing import Route
 from .rules import Decision, decide
 
@@ -109,6 +109,16 @@ class Runner:
         self._backoff = tenacity.wait_random_exponential(
             multiplier=config.backoff_initial, max=config.backoff_max
         )
+        self._budget_of: dict[str, RetryBudget] = {}
+
+    def budget_for(self, url: str) -> RetryBudget:
+        """The retry budget of ``url``'s endpoint (its origin), remembered per URL."""
+        budget = self._budget_of.get(url)
+        if budget is None:
+            budget = self.budgets.for_endpoint(str(origin(url)))
+            if len(self._budget_of) < 256:
+                self._budget_of[url] = budget
+        return budget
 
     def backoff(self, attempt_number: int) -> float:
         """The full-jitter exponential pause after failed attempt ``attempt_number``."""
@@ -180,7 +190,7 @@ class Call:
         self.config = runner.config
         self.started = runner.clock()
         self.deadline_at = self.started + self.config.deadline
-        self.budget = runner.budgets.for_endpoint(str(origin(ctx.url)))
+        self.budget = runner.budget_for(ctx.url)
         self.budget.record_call()
         self.route = Route(ctx.endpoints or (ctx.url,), runner.breakers)
         self.span = otel.start_call_span(ctx)

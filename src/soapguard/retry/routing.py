@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..classify.failure import Failure
-from .breaker import BreakerRegistry, State, Transition
+from .breaker import Breaker, BreakerRegistry, State, Transition
 from .rules import ENDPOINT_SPECIFIC, endpoint_health
 
 __all__ = ["Route"]
+
+_STATE_OF: dict[str, State] = {"allowed": "closed", "probe": "half_open"}
 
 
 @dataclass
@@ -28,6 +30,8 @@ class _Visit:
     """This call's time on one endpoint."""
 
     probe: bool
+    #: the breaker's state when the call entered (None: breakers are off)
+    state: State | None = None
     #: True: the endpoint looked unhealthy; False: it answered; None: nothing to say yet
     failed: bool | None = None
     reported: bool = False
@@ -41,6 +45,7 @@ class Route:
         self._breakers = breakers
         self.index = -1
         self._visits: dict[int, _Visit] = {}
+        self._breaker_at: dict[int, Breaker | None] = {}
         self._ruled_out: set[int] = set()
         #: breaker transitions this call caused, for the caller to tell the operator
         self.transitions: list[tuple[str, Transition]] = []
@@ -64,18 +69,31 @@ class Route:
                 return index
         return None
 
+    def _breaker(self, index: int) -> Breaker | None:
+        """The breaker of endpoint ``index`` (looked up in the registry once per call)."""
+        try:
+            return self._breaker_at[index]
+        except KeyError:
+            breaker = self._breaker_at[index] = self._breakers.get(self.endpoints[index])
+            return breaker
+
     def _enter(self, index: int) -> bool:
         visit = self._visits.get(index)
         if visit is not None and visit.probe and not visit.reported:
+            visit.state = "half_open"
             return True  # this call holds the probe permit there
-        breaker = self._breakers.get(self.endpoints[index])
+        breaker = self._breaker(index)
         verdict = "allowed" if breaker is None else breaker.acquire()
         if verdict == "denied":
             return False
+        # acquire() allows a call only while closed, and hands out the probe when half-open
+        state: State | None = None if breaker is None else _STATE_OF[verdict]
         if visit is None or visit.reported:
-            self._visits[index] = _Visit(probe=verdict == "probe")
-        elif verdict == "probe":
-            visit.probe = True
+            self._visits[index] = _Visit(probe=verdict == "probe", state=state)
+        else:
+            visit.state = state
+            if verdict == "probe":
+                visit.probe = True
         return True
 
     def reachable(self, *, elsewhere: bool = False) -> bool:
@@ -89,15 +107,15 @@ class Route:
             visit = self._visits.get(index)
             if visit is not None and visit.probe and not visit.reported:
                 return True
-            breaker = self._breakers.get(self.endpoints[index])
+            breaker = self._breaker(index)
             if breaker is None or breaker.snapshot().state != "open":
                 return True
         return False
 
     def state(self) -> State | None:
-        """The breaker state of the current endpoint (None: breakers are off)."""
-        breaker = self._breakers.get(self.endpoints[self.index])
-        return None if breaker is None else breaker.snapshot().state
+        """The breaker state of the current endpoint when the call entered it (None: off)."""
+        visit = self._visits.get(self.index)
+        return None if visit is None else visit.state
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -122,7 +140,7 @@ class Route:
 
     def _report(self, index: int, visit: _Visit) -> None:
         visit.reported = True
-        breaker = self._breakers.get(self.endpoints[index])
+        breaker = self._breaker(index)
         if breaker is None:
             return
         transition = breaker.record(visit.failed, probe=visit.probe)

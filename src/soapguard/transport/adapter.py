@@ -75,6 +75,8 @@ class SoapGuardAdapter(HTTPAdapter):
         self._pool_classes = pool_classes(self.policy)
         self._pid = os.getpid()
         self._sizes = (pool_connections, config.pool_maxsize)
+        #: url -> (manager, trust, context, pool) for the lean path (see :meth:`lean_pool`)
+        self._lean_pools: dict[str, tuple[Any, Any, Any, Any]] = {}
         super().__init__(
             pool_connections=pool_connections,
             pool_maxsize=config.pool_maxsize,
@@ -130,6 +132,34 @@ class SoapGuardAdapter(HTTPAdapter):
         self.trust.current(kwargs.get("verify", True))
         return super().send(request, *args, **kwargs)
 
+    def lean_pool(self, url: str, verify: Any) -> Any:
+        """The urllib3 pool ``send`` would use for a direct request to ``url``, remembered.
+
+        What ``HTTPAdapter.get_connection_with_tls_context`` looks up on every request:
+        remembered per URL for as long as the pool manager, the trust decision and the
+        SSL context stay the same and the pool is open (urllib3 closes a pool it evicts).
+        """
+        if os.getpid() != self._pid:  # as in send
+            self.reset_pools()
+        trust, context = self.trust.current(verify)
+        manager = self.poolmanager
+        cached = self._lean_pools.get(url)
+        if (
+            cached is not None
+            and cached[0] is manager
+            and cached[1] is trust
+            and cached[2] is context
+            and cached[3].pool is not None
+        ):
+            return cached[3]
+        request = PreparedRequest()
+        request.url = url
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify)
+        pool = manager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+        if len(self._lean_pools) < 256:
+            self._lean_pools[url] = (manager, trust, context, pool)
+        return pool
+
     def reset_pools(self) -> None:
         """Forget every pooled connection (after fork: the sockets belong to the parent).
 
@@ -138,6 +168,7 @@ class SoapGuardAdapter(HTTPAdapter):
         socket the parent still uses.
         """
         self._pid = os.getpid()
+        self._lean_pools = {}
         self.init_poolmanager(*self._sizes)
         self.proxy_manager = {}
 

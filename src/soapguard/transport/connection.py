@@ -6,7 +6,9 @@ Connections (:class:`_Instrumented` mixed into urllib3's classes)
   facts of the connection and whether it was reused, after how long idle and at what
   age, into the attempt being sent (:func:`~soapguard.transport.evidence.being_sent`);
 * give every request the same wire shape (:mod:`.wire`): a body always travels with
-  ``Content-Length``, never chunked, and ``Expect: 100-continue`` is never sent;
+  ``Content-Length``, never chunked, and ``Expect: 100-continue`` is never sent; a
+  request of up to ``COALESCE_MAX`` bytes of body is written in one go, head and body
+  together (one TLS record and one segment instead of two, the same bytes);
 * refuse to be reused, when taken from the pool, once idle longer than
   ``SOAPGUARD_POOL_IDLE_TIMEOUT`` or older than ``SOAPGUARD_POOL_MAX_AGE`` (jittered
   per connection by ±10% so a fleet does not reconnect in step), and for an attempt
@@ -55,6 +57,8 @@ from .wire import wire_shape
 
 #: a connection's maximum age is drawn from ``max_age`` times a factor in this range
 AGE_JITTER = (0.9, 1.1)
+#: request bodies up to this size are written together with the request head
+COALESCE_MAX = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class _Instrumented:
     host: str
     port: int
     _sg_info: ConnInfo | None = None
+    #: the head of a request held back to go out with its body (b"": armed, None: off)
+    _sg_head: bytes | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -189,12 +195,28 @@ class _Instrumented:
         body, headers = wire_shape(body, headers or {}, bool(kwargs.pop("chunked", False)))
         if progress is not None:
             progress.phase = "send"
-        super().request(method, url, body, headers, chunked=False, **kwargs)  # type: ignore[misc]
+        # A small request goes out in one write: the head is held back and sent with the
+        # body (one TLS record and one segment instead of two; the bytes are the same).
+        self._sg_head = b"" if isinstance(body, bytes) and 0 < len(body) <= COALESCE_MAX else None
+        try:
+            super().request(method, url, body, headers, chunked=False, **kwargs)  # type: ignore[misc]
+            held = self._sg_head
+        finally:
+            self._sg_head = None
+        if held:  # no body write followed the head (not the case with urllib3 2.x): send it
+            self.send(held)
         if progress is not None:
             progress.request_complete = True
             progress.phase = "wait"
 
     def send(self, data: Any) -> None:
+        head = self._sg_head
+        if head is not None:
+            if not head:  # the head of a request whose body follows: hold it
+                self._sg_head = bytes(data)
+                return
+            self._sg_head = None
+            data = head + data
         progress = being_sent()
         try:
             super().send(data)  # type: ignore[misc]

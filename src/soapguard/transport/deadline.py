@@ -27,7 +27,7 @@ import ssl
 import time
 from typing import Any
 
-from .evidence import Attempt, being_sent
+from .evidence import being_sent
 
 __all__ = ["ConnectionDeadline", "DeadlineSSLSocket", "DeadlineSocket", "bounded"]
 
@@ -40,21 +40,15 @@ class ConnectionDeadline(TimeoutError):
     """
 
 
-def _left(attempt: Attempt | None) -> tuple[Attempt, float] | None:
-    if attempt is None or attempt.deadline_at is None:
-        return None
-    return attempt, attempt.deadline_at - time.monotonic()
-
-
 class _Bounded:
     """Mixin for socket classes: each blocking operation ends by the attempt's deadline."""
 
     def _bound(self) -> bool:
         """Shrink the timeout to the deadline if that is sooner; True if it was shrunk."""
-        found = _left(being_sent())
-        if found is None:
+        attempt = being_sent()
+        if attempt is None or attempt.deadline_at is None:
             return False
-        left = found[1]
+        left = attempt.deadline_at - time.monotonic()
         current = self.gettimeout()  # type: ignore[attr-defined]
         if current is not None and current <= left:
             return False
@@ -90,6 +84,10 @@ class _Bounded:
                 raise _expired() from None
             raise
 
+
+class _BoundedSendall(_Bounded):
+    """``sendall`` bounded too, for sockets whose ``sendall`` does not go through ``send``."""
+
     def sendall(self, *args: Any, **kwargs: Any) -> Any:
         shrunk = self._bound()
         try:
@@ -108,10 +106,13 @@ def _expired() -> ConnectionDeadline:
 
 
 class DeadlineSSLSocket(_Bounded, ssl.SSLSocket):
-    """``ssl.SSLSocket`` whose reads and writes end by the call's deadline."""
+    """``ssl.SSLSocket`` whose reads and writes end by the call's deadline.
+
+    Its ``sendall`` writes through ``send`` (bounded), so it needs no bound of its own.
+    """
 
 
-class DeadlineSocket(_Bounded, socket.socket):
+class DeadlineSocket(_BoundedSendall, socket.socket):
     """``socket.socket`` whose reads and writes end by the call's deadline."""
 
 

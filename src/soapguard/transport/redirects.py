@@ -55,6 +55,16 @@ def check_call_redirect(response: requests.Response, *args: Any, **kwargs: Any) 
     )
 
 
+def hooks_with(rule: Any, session: requests.Session) -> dict[str, list[Any]]:
+    """The ``hooks=`` of a request: ``rule`` first, then the session's own response hooks.
+
+    requests lets a request's hooks *replace* the session's for the same event, so
+    passing the rule alone would silently drop hooks a user set on their session.
+    """
+    own = session.hooks.get("response") or []
+    return {"response": [rule, *(own if isinstance(own, list | tuple) else [own])]}
+
+
 def check_document_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Response hook for WSDL/XSD loads: any redirect, but never from https to http."""
     where = target(response)

@@ -16,6 +16,10 @@ Environment look-ups that requests repeats on every request (proxy variables,
 are resolved when the transport is built (``~/.netrc`` is never consulted),
 and so are the CAs, in the order :mod:`soapguard.tls.trust` documents: a bad CA
 file is a ``ConfigError`` when the transport is built.
+
+A POST takes the cheapest of three paths that behave alike (:meth:`Transport._send`,
+:mod:`.lean`); ``Transport.paths`` counts them.  A user's own session hooks run on
+soapguard's calls too, after soapguard's redirect rule.
 """
 
 from __future__ import annotations
@@ -27,8 +31,6 @@ from typing import Any
 import requests
 import zeep
 from requests.cookies import RequestsCookieJar
-from requests.hooks import default_hooks
-from requests.structures import CaseInsensitiveDict
 from zeep.wsdl.utils import etree_to_string
 
 from .._compat import check_dependencies
@@ -41,11 +43,12 @@ from ..errors import ConfigError, SoapGuardError, error_for
 from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import SessionTrust
+from . import lean
 from .adapter import SoapGuardAdapter
 from .common import standalone_context, start
 from .evidence import Attempt, sending
 from .proxies import Proxies
-from .redirects import check_call_redirect, check_document_redirect
+from .redirects import check_call_redirect, check_document_redirect, hooks_with
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +102,10 @@ class Transport(zeep.Transport):
         )
         self._close_session = own_session
         self._proxies = Proxies.from_environment() if cfg.trust_env and own_session else Proxies()
-        self._url_cache: dict[str, str] = {}
+        self._targets: dict[str, lean.LeanTarget] = {}
+        self._header_check = lean.HeaderCheck()
+        #: POSTs per path taken (``lean``, ``prepared``, ``requests``; see :meth:`_send`)
+        self.paths = lean.PathCounts()
         self.runner = Runner(cfg, error_for=error_for, release=self.release)
         #: its session's and URLs' secrets; a soapguard.Client's scope includes them
         self.secrets = SecretScope(cfg.sensitive_elements)
@@ -170,27 +176,7 @@ class Transport(zeep.Transport):
             )
         proxies = self._proxies.for_url(address)
         with sending(attempt), mapped_errors(attempt, error_for):
-            prepared = self._prepare(address, message, headers)
-            if prepared is None:
-                response = self.session.post(
-                    address,
-                    data=message,
-                    headers=headers,
-                    timeout=timeout,
-                    proxies=proxies,
-                    hooks={"response": [check_call_redirect]},
-                )
-            else:
-                session = self.session
-                response = session.send(
-                    prepared,
-                    timeout=timeout,
-                    proxies=proxies,
-                    verify=session.verify,
-                    cert=session.cert,
-                    stream=False,
-                    allow_redirects=True,
-                )
+            response = self._send(address, message, headers, timeout, proxies)
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "HTTP %s from %s\n%s",
@@ -202,50 +188,54 @@ class Transport(zeep.Transport):
             raise _RetryableStatus(response=response)
         return response
 
-    def _prepare(
-        self, address: str, message: bytes | str, headers: dict[str, str]
-    ) -> requests.PreparedRequest | None:
-        """A POST prepared without ``Session.request``'s merging, or None to use it.
+    def _send(
+        self,
+        address: str,
+        message: bytes | str,
+        headers: dict[str, str],
+        timeout: Any,
+        proxies: dict[str, str],
+    ) -> requests.Response:
+        """One POST, by the cheapest path that behaves exactly like requests' own.
 
-        ``Session.request`` re-merges cookies, auth, params, hooks and settings on
-        every call (about 10% of a small SOAP call). When the session has none of
-        those -- the case for the session this transport builds -- the result is
-        the same as merging the headers and preparing the URL and body, and the
-        prepared URL is cached per address. ``Session.send`` still runs, so
-        adapters, mocks, redirects and response cookies behave as usual.
+        * the lean path (:mod:`.lean`): soapguard's adapter and urllib3 pool straight,
+          when nothing of the session, no proxy and no mock could make a difference;
+        * a session with no cookies, auth, params or hooks and ``trust_env`` off: the
+          request prepared as ``Session.request`` would, then ``Session.send`` (so
+          adapters, mocks, proxies and redirects behave as usual);
+        * anything else: ``Session.post``, requests' full path.
         """
         session = self.session
+        if not lean.plain_session(session):
+            self.paths.add("requests")
+            return self.session.post(
+                address,
+                data=message,
+                headers=headers,
+                timeout=timeout,
+                proxies=proxies,
+                hooks=hooks_with(check_call_redirect, session),
+            )
+        target = lean.target_for(self._targets, address)
+        prepared, wire = lean.prepare(session, target, message, headers, self._header_check)
         if (
-            session.trust_env
-            or session.auth is not None
-            or session.params
-            or session.proxies
-            or len(session.cookies)
-            or any(session.hooks.values())
+            not proxies
+            and lean.lean_ready(session, self.adapter)
+            and session.get_adapter(target.url) is self.adapter
         ):
-            return None
-        prepared = requests.PreparedRequest()
-        prepared.method = "POST"
-        url = self._url_cache.get(address)
-        if url is None:
-            prepared.prepare_url(address, None)
-            url = prepared.url or address
-            if len(self._url_cache) < 256:
-                self._url_cache[address] = url
-        prepared.url = url
-        merged = CaseInsensitiveDict(session.headers)
-        merged.update(headers)
-        for name in [k for k, v in merged.items() if v is None]:  # as merge_setting drops them
-            del merged[name]
-        prepared.headers = merged
-        # redirects copy the request's jar into the next hop, as prepare_cookies would
-        setattr(prepared, "_cookies", RequestsCookieJar())  # noqa: B010 - not in the stubs
-        prepared.prepare_body(message, None)
-        # credentials in the endpoint URL become Basic auth, as on requests' full path
-        prepared.prepare_auth(None, url)
-        prepared.hooks = default_hooks()
-        prepared.register_hook("response", check_call_redirect)  # type: ignore[no-untyped-call]
-        return prepared
+            self.paths.add("lean")
+            return lean.send(session, self.adapter, target, prepared, wire, timeout)
+        self.paths.add("prepared")
+        setattr(prepared, "_cookies", RequestsCookieJar())  # noqa: B010 - redirects copy it
+        return session.send(
+            prepared,
+            timeout=timeout,
+            proxies=proxies,
+            verify=session.verify,
+            cert=session.cert,
+            stream=session.stream,
+            allow_redirects=True,
+        )
 
     def get(self, address: str, params: Any, headers: dict[str, str]) -> Any:
         return self.session.get(
@@ -254,7 +244,7 @@ class Transport(zeep.Transport):
             headers=headers,
             timeout=self.operation_timeout,
             proxies=self._proxies.for_url(address),
-            hooks={"response": [check_document_redirect]},
+            hooks=hooks_with(check_document_redirect, self.session),
         )
 
     def load(self, url: str) -> bytes:
@@ -269,7 +259,7 @@ class Transport(zeep.Transport):
             url,
             timeout=self.load_timeout,
             proxies=self._proxies.for_url(url),
-            hooks={"response": [check_document_redirect]},
+            hooks=hooks_with(check_document_redirect, self.session),
         )
         try:
             response.raise_for_status()

@@ -14,6 +14,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from requests.structures import CaseInsensitiveDict
+from urllib3 import HTTPHeaderDict
+
 logger = logging.getLogger(__name__)
 
 #: request headers soapguard never sends (it frames every body with Content-Length)
@@ -29,8 +32,13 @@ def wire_shape(
     Otherwise ``Expect`` and ``Transfer-Encoding`` are dropped, and a body that is a
     file or an iterable is read into memory so that it can travel with its length.
     """
-    drop = [name for name in headers if name.lower() in _NEVER_SENT]
     streamed = body is not None and not isinstance(body, bytes | bytearray | memoryview | str)
+    if isinstance(headers, CaseInsensitiveDict | HTTPHeaderDict):  # what requests hands urllib3
+        drop = [name for name in _NEVER_SENT if name in headers]
+        if drop:
+            drop = [name for name in headers if name.lower() in _NEVER_SENT]
+    else:
+        drop = [name for name in headers if name.lower() in _NEVER_SENT]
     if not drop and not streamed and not chunked:
         return body, headers
     if drop:
