@@ -1,6 +1,7 @@
 """Circuit breakers: one per client and endpoint, so a down endpoint is not hammered.
 
-A breaker counts, over a sliding time window, how the calls that went to its endpoint
+A breaker counts, over a sliding time window (in constant memory, see
+:mod:`soapguard.retry.window`), how the calls that went to its endpoint
 ended: a call's outcome counts once, as *failed* when the endpoint looked unhealthy
 (:func:`soapguard.retry.rules.endpoint_health` says which failures do).  When at least
 ``min_calls`` calls ended in the window and the failed share reaches ``failure_ratio``,
@@ -17,12 +18,12 @@ caller, who tells the operator.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from ..config import Config
+from .window import Window
 
 State = Literal["closed", "open", "half_open"]
 
@@ -71,18 +72,11 @@ class Breaker:
         self.open_seconds = open_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._outcomes: deque[tuple[float, bool]] = deque()  # (when, failed)
-        self._failures = 0
+        self._outcomes = Window(window)
         self._state: State = "closed"
         self._open_until = 0.0
         self._probing = False
         self._opened = (0, 0)
-
-    def _trim(self, now: float) -> None:
-        horizon = now - self.window
-        while self._outcomes and self._outcomes[0][0] <= horizon:
-            _, failed = self._outcomes.popleft()
-            self._failures -= failed
 
     def acquire(self) -> Literal["allowed", "probe", "denied"]:
         """May a call go to this endpoint now?  ``probe``: yes, as the half-open probe."""
@@ -108,17 +102,15 @@ class Breaker:
                 if failed is False:
                     self._state = "closed"
                     self._outcomes.clear()
-                    self._failures = 0
                     return Transition("closed", *self._opened, self.open_seconds)
                 return self._open(now)
             if failed is None or self._state != "closed":
                 return None
-            self._trim(now)
-            self._outcomes.append((now, failed))
-            self._failures += failed
-            calls = len(self._outcomes)
-            if calls >= self.min_calls and self._failures >= self.failure_ratio * calls:
-                self._opened = (calls, self._failures)
+            outcomes = self._outcomes
+            outcomes.add(now, failed)
+            calls, failures = outcomes.count, outcomes.failures
+            if calls >= self.min_calls and failures >= self.failure_ratio * calls:
+                self._opened = (calls, failures)
                 return self._open(now)
             return None
 
@@ -130,12 +122,13 @@ class Breaker:
     def snapshot(self) -> Snapshot:
         with self._lock:
             now = self._clock()
-            self._trim(now)
+            self._outcomes.trim(now)
             state = self._state
             if state == "open" and now >= self._open_until:
                 state = "half_open"  # the next call will be the probe
             left = max(self._open_until - now, 0.0) if state == "open" else None
-            return Snapshot(state, left, len(self._outcomes), self._failures, *self._opened)
+            outcomes = self._outcomes
+            return Snapshot(state, left, outcomes.count, outcomes.failures, *self._opened)
 
 
 class BreakerRegistry:

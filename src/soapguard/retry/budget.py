@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
+
+from .window import Window
 
 
 class RetryBudget:
@@ -35,38 +36,26 @@ class RetryBudget:
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
-        self._calls: deque[float] = deque()
-        self._retries: deque[float] = deque()
-
-    def _trim(self, now: float) -> None:
-        horizon = now - self.window
-        for queue in (self._calls, self._retries):
-            while queue and queue[0] <= horizon:
-                queue.popleft()
-
-    def _last_second(self, now: float) -> int:
-        count = 0
-        for when in reversed(self._retries):
-            if when <= now - 1.0:
-                break
-            count += 1
-        return count
+        # tenth-of-a-second buckets, so the floor's "any one second" is counted closely
+        buckets = max(1, round(window * 10))
+        self._calls = Window(window, buckets)
+        self._retries = Window(window, buckets)
 
     def record_call(self) -> None:
         with self._lock:
-            now = self._clock()
-            self._trim(now)
-            self._calls.append(now)
+            self._calls.add(self._clock())
 
     def try_spend(self) -> bool:
         """Take one retry from the budget if there is one left."""
         with self._lock:
             now = self._clock()
-            self._trim(now)
-            by_ratio = len(self._retries) + 1 <= self.ratio * len(self._calls)
-            if not by_ratio and self._last_second(now) + 1 > self.floor_per_second:
+            calls, retries = self._calls, self._retries
+            calls.trim(now)
+            retries.trim(now)
+            by_ratio = retries.count + 1 <= self.ratio * calls.count
+            if not by_ratio and retries.since(now, 1.0) + 1 > self.floor_per_second:
                 return False
-            self._retries.append(now)
+            retries.add(now)
             return True
 
 
