@@ -14,7 +14,8 @@ from .._lazy import attach
 if TYPE_CHECKING:
     from ..transport.evidence import CallContext
     from .emit import LOGGER_NAME, Emitter
-    from .events import FIELDS, SCHEMA_VERSION, Event, Report, attempt_event, call_event, versions
+    from .events import attempt_event, call_event
+    from .schema import FIELDS, SCHEMA_VERSION, Event, Report, versions
 
 __all__ = [
     "FIELDS",

@@ -30,7 +30,7 @@ from ..config import Config
 from ..tls.x509 import CertInfo, parse
 from ..transport.evidence import Attempt
 from .emit import Emitter
-from .events import SCHEMA_VERSION, CertificateEvent, timestamp
+from .schema import SCHEMA_VERSION, CertificateEvent, timestamp
 
 __all__ = ["ExpiryWatch", "certificate_event", "notice", "watch"]
 
