@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from soapguard.diagnostics.redact import redact_message, redact_text, redact_xml
+from soapguard.diagnostics.scrub import scrub_chain
 from soapguard.diagnostics.secrets import SecretScope, call_scope
-from soapguard.errors import scrub_chain
 
 SECRET_LETTERS = "QXZJKVWY"
 FILLERS = (

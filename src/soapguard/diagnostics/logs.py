@@ -67,7 +67,7 @@ class RedactingFilter(logging.Filter):
 
 def redact_record(record: logging.LogRecord) -> None:
     """Rewrite ``record`` in place with the active scope; never raises."""
-    from ..errors import scrub_chain
+    from .scrub import scrub_chain
 
     try:
         record.msg = redact_message(record.getMessage(), limit=LOG_LIMIT)

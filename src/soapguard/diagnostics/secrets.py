@@ -254,9 +254,9 @@ def guarded(scope: SecretScope) -> Iterator[None]:
 
     ``scope`` is active in the block (see :class:`call_scope`), and an
     exception leaving it has its chain scrubbed
-    (:func:`soapguard.errors.scrub_chain`) before it propagates.
+    (:func:`soapguard.diagnostics.scrub.scrub_chain`) before it propagates.
     """
-    from ..errors import scrub_chain
+    from .scrub import scrub_chain
 
     with call_scope(scope):
         try:

@@ -49,8 +49,9 @@ from ..diagnostics.events import (
     circuit_event,
     report,
 )
+from ..diagnostics.scrub import scrub_chain
 from ..diagnostics.secrets import call_scope
-from ..errors import DeadlineExceeded, SoapGuardError, outcome_note, scrub_chain, with_outcome
+from ..errors import DeadlineExceeded, SoapGuardError, outcome_note, with_outcome
 from ..transport.evidence import Attempt, CallContext
 from .breaker import BreakerRegistry
 from .budget import BudgetRegistry, RetryBudget
