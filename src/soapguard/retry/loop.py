@@ -126,9 +126,30 @@ class Runner:
             return self._run(ctx, send)
 
     async def run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
-        """:meth:`run` for coroutines; cancellation is never retried nor swallowed."""
+        """:meth:`run` for coroutines; cancellation is never retried nor swallowed.
+
+        One coroutine, the loop inline: every await of the call resumes through each
+        frame of its chain, so the driver adds only this one.
+        """
         with call_scope(ctx.secrets):
-            return await self._run_async(ctx, send)
+            call = Call(self, ctx)
+            while True:
+                attempt = call.next_attempt()
+                try:
+                    result = await send(attempt)
+                except BaseException as exc:
+                    step = call.failed(attempt, exc)
+                    if step is None:
+                        raise  # not an exchange failure: the caller's, untouched
+                    if isinstance(step, _Raise):
+                        if step.error is exc:
+                            raise
+                        raise step.error from exc
+                    pause = step.pause
+                else:
+                    call.succeeded()
+                    return result
+                await self._async_sleep(pause)
 
     def _run(self, ctx: CallContext, send: Callable[[Attempt], T]) -> T:
         call = Call(self, ctx)
@@ -149,26 +170,6 @@ class Runner:
                 call.succeeded()
                 return result
             self._sleep(pause)
-
-    async def _run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
-        call = Call(self, ctx)
-        while True:
-            attempt = call.next_attempt()
-            try:
-                result = await send(attempt)
-            except BaseException as exc:
-                step = call.failed(attempt, exc)
-                if step is None:
-                    raise  # not an exchange failure: the caller's, untouched
-                if isinstance(step, _Raise):
-                    if step.error is exc:
-                        raise
-                    raise step.error from exc
-                pause = step.pause
-            else:
-                call.succeeded()
-                return result
-            await self._async_sleep(pause)
 
 
 class Call:
