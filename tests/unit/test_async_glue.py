@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from soapguard.transport import _aionet, _httpx
+from soapguard.transport import _aiosocket, _aiostream, _httpx
 from soapguard.transport.asyncio import _httpx_timeout, _timeouts
 
 URL = httpx.URL("https://mainframe.example:8443/svc")
@@ -70,7 +70,7 @@ def test_timeouts_are_httpx_timeouts_as_a_dict(timeout: Any) -> None:
     ],
 )
 def test_only_a_short_head_announcing_a_body_is_held(head: bytes, held: bool) -> None:
-    assert _aionet._holdable(head) is held
+    assert _aiostream._holdable(head) is held
 
 
 class _Transport(asyncio.Transport):
@@ -91,7 +91,7 @@ class _Transport(asyncio.Transport):
 
 
 def test_reading_pauses_past_the_buffer_limit_and_resumes_once_drained() -> None:
-    protocol = _aionet._Protocol(loop=None)  # type: ignore[arg-type]  # no waiting here
+    protocol = _aiosocket.Protocol(loop=None)  # type: ignore[arg-type]  # no waiting here
     transport = _Transport()
     protocol.connection_made(transport)
     assert transport.calls == ["limits 0"]  # a write ends when the kernel has it all
@@ -108,7 +108,7 @@ def test_reading_pauses_past_the_buffer_limit_and_resumes_once_drained() -> None
 
 
 def test_a_take_smaller_than_what_is_buffered_keeps_the_rest_in_order() -> None:
-    protocol = _aionet._Protocol(loop=None)  # type: ignore[arg-type]
+    protocol = _aiosocket.Protocol(loop=None)  # type: ignore[arg-type]
     protocol.connection_made(_Transport())
     for part in (b"abc", b"def", b"gh"):
         protocol.data_received(part)
