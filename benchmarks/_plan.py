@@ -19,6 +19,8 @@ class Plan:
     cpu_calls: int = 200
     trace_blocks: int = 20
     trace_calls: int = 150
+    #: 1 MiB downloads per variant and block (the tracer's cost is ~2%: it needs many)
+    trace_downloads: int = 10
     # 2: calls that open a connection
     connect_blocks: int = 6
     connect_calls: int = 10
@@ -48,6 +50,7 @@ class Plan:
             cpu_calls=60,
             trace_blocks=6,
             trace_calls=60,
+            trace_downloads=5,
             connect_blocks=4,
             connect_calls=3,
             recoveries=5,
