@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from .redact import LOG_LIMIT, redact_message, redact_text
 from .secrets import active_scope
 
 __all__ = ["LOGGERS", "RedactingFilter", "install_log_redaction", "remove_log_redaction"]
@@ -68,6 +67,7 @@ class RedactingFilter(logging.Filter):
 def redact_record(record: logging.LogRecord) -> None:
     """Rewrite ``record`` in place with the active scope; never raises."""
     from ..errors import scrub_chain
+    from .redact import LOG_LIMIT, redact_message, redact_text  # a record inside a call
 
     try:
         record.msg = redact_message(record.getMessage(), limit=LOG_LIMIT)

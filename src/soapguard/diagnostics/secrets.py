@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
-import html
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -63,6 +62,8 @@ def encodings(value: str) -> set[str]:
     ``str`` or ``bytes`` repr (zeep puts ``%r`` of a bad body into its
     messages) and JSON-escaped; and percent-encoded (path and form style).
     """
+    import html  # with its entity table: only once there are secrets to mask
+
     escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     plain = {value, escaped, html.escape(value, quote=True)}
     forms = set(plain)
