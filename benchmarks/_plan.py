@@ -42,6 +42,10 @@ class Plan:
     # 9: client CPU per kept-alive call, pool checks on / off
     pool_blocks: int = 20
     pool_calls: int = 200
+    # 12: building clients (second client in a warm process; first in fresh interpreters)
+    startup_blocks: int = 10
+    startup_clients: int = 30
+    startup_runs: int = 10
 
     @classmethod
     def quick(cls) -> Plan:
@@ -64,6 +68,9 @@ class Plan:
             redaction_runs=3,
             pool_blocks=6,
             pool_calls=60,
+            startup_blocks=6,
+            startup_clients=10,
+            startup_runs=3,
         )
 
     def scaled(self, factor: float) -> Plan:

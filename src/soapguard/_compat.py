@@ -283,8 +283,18 @@ def check_async_pool(pool: Any, ssl_context: Any) -> None:
         )
 
 
+#: the attribute list a check passed for (installed classes do not lose attributes)
+_passed: tuple[Private, ...] | None = None
+
+
 def check_dependencies() -> None:
-    """Raise :class:`DependencyError` if an installed dependency would bypass soapguard."""
+    """Raise :class:`DependencyError` if an installed dependency would bypass soapguard.
+
+    A check that passed is not repeated for every transport built afterwards.
+    """
+    global _passed
+    if _passed is PRIVATE_ATTRIBUTES:
+        return
     if not _requests_honours_adapter_context():
         raise DependencyError(
             f"requests {_version('requests')} replaces the SSL context an adapter chooses, "
@@ -298,3 +308,4 @@ def check_dependencies() -> None:
             for item in missing
         )
         raise DependencyError(f"soapguard cannot run on this installation: missing {names}")
+    _passed = PRIVATE_ATTRIBUTES

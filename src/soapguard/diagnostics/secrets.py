@@ -34,8 +34,7 @@ import contextlib
 import contextvars
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
@@ -249,19 +248,22 @@ class call_scope:  # lower case: used like a function, ``with call_scope(scope):
         _active.reset(self._token)
 
 
-@contextmanager
-def guarded(scope: SecretScope) -> Iterator[None]:
+class guarded(call_scope):  # lower case: used like a function, ``with guarded(scope):``
     """Run a block outside the retry loop (WSDL loading) as a soapguard call would.
 
     ``scope`` is active in the block (see :class:`call_scope`), and an
     exception leaving it has its chain scrubbed
     (:func:`soapguard.errors.scrub_chain`) before it propagates.
     """
-    from ..errors import scrub_chain
 
-    with call_scope(scope):
+    __slots__ = ()
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            yield
-        except Exception as exc:
-            scrub_chain(exc)
-            raise
+            exc = exc_info[1] if exc_info else None
+            if isinstance(exc, Exception):  # scrubbed while the scope is still active
+                from ..errors import scrub_chain
+
+                scrub_chain(exc)
+        finally:
+            super().__exit__()
