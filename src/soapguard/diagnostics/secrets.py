@@ -75,6 +75,8 @@ def encodings(value: str) -> set[str]:
 
 def url_secrets(url: str) -> set[str]:
     """Credentials a URL carries: user-info parts and values of credential-like parameters."""
+    if "@" not in url and "=" not in url:  # neither user-info nor a name=value pair
+        return set()
     try:
         parts = urlsplit(url)
     except ValueError:
