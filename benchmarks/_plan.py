@@ -19,6 +19,8 @@ class Plan:
     cpu_calls: int = 200
     trace_blocks: int = 20
     trace_calls: int = 150
+    #: 1 MiB downloads per variant and block (the tracer's cost is ~2%: it needs many)
+    trace_downloads: int = 10
     # 2: calls that open a connection
     connect_blocks: int = 6
     connect_calls: int = 10
@@ -43,6 +45,10 @@ class Plan:
     # 12: 16 threads, one soapguard client vs 16 zeep clients (rounds ABBA, calls per thread)
     thread_rounds: int = 6
     thread_calls: int = 25
+    # 13: building clients (second client in a warm process; first in fresh interpreters)
+    startup_blocks: int = 10
+    startup_clients: int = 30
+    startup_runs: int = 10
 
     @classmethod
     def quick(cls) -> Plan:
@@ -51,6 +57,7 @@ class Plan:
             cpu_calls=60,
             trace_blocks=6,
             trace_calls=60,
+            trace_downloads=5,
             connect_blocks=4,
             connect_calls=3,
             recoveries=5,
@@ -66,6 +73,9 @@ class Plan:
             pool_calls=60,
             thread_rounds=3,
             thread_calls=8,
+            startup_blocks=6,
+            startup_clients=10,
+            startup_runs=3,
         )
 
     def scaled(self, factor: float) -> Plan:

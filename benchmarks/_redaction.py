@@ -34,8 +34,8 @@ from _measure import Row, judged, ms, timed
 from soapguard.classify import classify
 from soapguard.diagnostics.logs import RedactingFilter
 from soapguard.diagnostics.redact import redact_xml
+from soapguard.diagnostics.scrub import scrub_chain
 from soapguard.diagnostics.secrets import SecretScope, call_scope
-from soapguard.errors import scrub_chain
 
 MB = 1_000_000
 TARGET_S = 0.050

@@ -6,7 +6,7 @@ Usage::
                                             [--scale F] [--profile] [--json FILE]
 
 Sections: keep-alive, new-connection, recovery, record-caps, memory,
-diagnostics, import-time, redaction, overheads, async, pool-checks, threads (all by
+diagnostics, import-time, redaction, overheads, async, pool-checks, threads, startup (all by
 default),
 and profile (only with
 ``--profile`` or ``--only profile``: a cProfile breakdown of a kept-alive
@@ -32,6 +32,7 @@ if str(_HERE) not in sys.path:  # run as a script from anywhere
 
 from _async import async_client  # noqa: E402
 from _calls import keep_alive, new_connection, tracing_cost  # noqa: E402
+from _import import import_time  # noqa: E402
 from _measure import Row, machine  # noqa: E402
 from _overheads import overheads  # noqa: E402
 from _plan import Plan  # noqa: E402
@@ -39,7 +40,7 @@ from _pool import pool_checks  # noqa: E402
 from _profile import breakdown  # noqa: E402
 from _redaction import redaction  # noqa: E402
 from _resilience import memory, recovery  # noqa: E402
-from _startup import import_time  # noqa: E402
+from _startup import startup  # noqa: E402
 from _threads import threads  # noqa: E402
 from _transfer import record_caps  # noqa: E402
 
@@ -68,6 +69,7 @@ SECTIONS: dict[str, Callable[[Plan], list[Row]]] = {
     "async": async_client,
     "pool-checks": pool_checks,
     "threads": threads,
+    "startup": startup,
     "profile": _profile_section,
 }
 DEFAULT = [name for name in SECTIONS if name != "profile"]

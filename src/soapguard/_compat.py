@@ -283,14 +283,25 @@ def check_async_pool(pool: Any, ssl_context: Any) -> None:
         )
 
 
+#: the attribute list found complete (installed classes do not lose attributes)
+_complete: tuple[Private, ...] | None = None
+
+
 def check_dependencies() -> None:
-    """Raise :class:`DependencyError` if an installed dependency would bypass soapguard."""
+    """Raise :class:`DependencyError` if an installed dependency would bypass soapguard.
+
+    Both checks are made once per process (the attribute list, once it was found
+    complete), not for every transport built.
+    """
+    global _complete
     if not _requests_honours_adapter_context():
         raise DependencyError(
             f"requests {_version('requests')} replaces the SSL context an adapter chooses, "
             f"so soapguard's TLS settings would not apply; soapguard needs requests >= "
             f"{REQUESTS_MIN}"
         )
+    if _complete is PRIVATE_ATTRIBUTES:
+        return
     missing = missing_private_attributes()
     if missing:
         names = ", ".join(
@@ -298,3 +309,4 @@ def check_dependencies() -> None:
             for item in missing
         )
         raise DependencyError(f"soapguard cannot run on this installation: missing {names}")
+    _complete = PRIVATE_ATTRIBUTES

@@ -31,6 +31,7 @@ SECTIONS = (
     "async",
     "pool-checks",
     "threads",
+    "startup",
     "profile",
 )
 
@@ -66,7 +67,7 @@ def test_quick_run_prints_every_section_and_a_table(tmp_path: Path) -> None:
     document = json.loads(report.read_text(encoding="utf-8"))
     rows = document["rows"]
     reported = {row["section"].split(" ", 1)[0] for row in rows}
-    assert reported == {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+    assert reported == {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"}
     assert all(row["status"] in ("PASS", "MISS", "info") for row in rows)
     assert not [row for row in rows if row["metric"] == "section crashed"]
     # every judged row is in the markdown table, with its verdict

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 from .._lazy import attach
 
 if TYPE_CHECKING:
-    from .core import TYPES, classify, failure_fields, mapped_errors, parse_retry_after
+    from ._util import parse_retry_after
+    from .core import classify, failure_fields, mapped_errors
+    from .facts import TYPES
     from .failure import Failure
 
 __all__ = [
     "TYPES",
     "Failure",
-    "chain",
     "classify",
     "failure_fields",
     "mapped_errors",
@@ -27,8 +28,9 @@ __all__ = [
 __getattr__, __dir__ = attach(
     __name__,
     {
-        **dict.fromkeys(("TYPES", "classify", "failure_fields", "mapped_errors"), ".core"),
-        "parse_retry_after": ".core",
+        **dict.fromkeys(("classify", "failure_fields", "mapped_errors"), ".core"),
+        "TYPES": ".facts",
+        "parse_retry_after": "._util",
         "Failure": ".failure",
     },
 )

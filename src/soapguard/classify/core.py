@@ -76,32 +76,18 @@ from .. import _compat
 from ..errors import DeadlineExceeded, SoapGuardError
 from ..transport.deadline import ConnectionDeadline
 from ..transport.evidence import Attempt, Phase, RequestSent
-from . import rules
-from ._util import (
-    first,
-    header,
-    message_for,
-    parse_retry_after,
-    redact,
-    safe_getattr,
-    walk,
-)
-from .facts import TYPES, Facts
 from .failure import Failure
 
 __all__ = [
     "EXCHANGE_ERRORS",
-    "TYPES",
     "ErrorFactory",
     "Failure",
     "classify",
     "failure_fields",
     "mapped_errors",
-    "parse_retry_after",
 ]
 
 logger = logging.getLogger(__name__)
-
 
 _RESPONSE_TYPES = frozenset({"http.status", "soap.fault", "response.invalid"})
 
@@ -197,6 +183,12 @@ def mapped_errors(
 
 
 def _classify(exc: BaseException, attempt: Attempt | None) -> Failure:
+    # The rules and their helpers load with the first failure: a process whose calls
+    # succeed never pays for importing them.
+    from . import rules
+    from ._util import first, message_for, redact, walk
+    from .facts import Facts
+
     links = walk(exc)
     if not links:
         return Failure("response.invalid", None, redact(type(exc).__name__), request_sent="full")
@@ -236,6 +228,8 @@ def _classify(exc: BaseException, attempt: Attempt | None) -> Failure:
 
 def _retry_after(links: list[BaseException], attempt: Attempt | None) -> float | None:
     """``Retry-After`` of the failed response, from the attempt or a requests ``.response``."""
+    from ._util import header, parse_retry_after, safe_getattr
+
     value = header(attempt.response_headers, "Retry-After") if attempt is not None else None
     for exc in links:
         if value is not None:

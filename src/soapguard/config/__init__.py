@@ -138,7 +138,14 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
-        """Build a Config from ``SOAPGUARD_*`` variables, with ``overrides`` winning."""
+        """Build a Config from ``SOAPGUARD_*`` variables, with ``overrides`` winning.
+
+        Without arguments, the process environment is read in one pass, and while its
+        ``SOAPGUARD_*`` variables stay the same the same (immutable) Config is returned:
+        every ``soapguard.Client()`` would otherwise parse and check them again.
+        """
+        if environ is None and not overrides and cls is Config:
+            return _from_process_env()
         env = os.environ if environ is None else environ
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
@@ -178,6 +185,22 @@ class Config:
 def _matches(patterns: tuple[str, ...], operation: str) -> bool:
     """Whether ``operation`` matches a glob of ``patterns`` (asked on every call: remembered)."""
     return any(fnmatch.fnmatchcase(operation, pat) for pat in patterns)
+
+
+#: the last Config built from the process environment, and the variables it was built from
+_last: tuple[dict[str, str], Config] | None = None
+
+
+def _from_process_env() -> Config:
+    global _last
+    env = os.environ  # keys only: a value is decoded only for our variables
+    ours = {k: env[k] for k in env if k.startswith(ENV_PREFIX)}
+    last = _last
+    if last is not None and last[0] == ours:
+        return last[1]
+    config = Config.from_env(ours)
+    _last = (ours, config)
+    return config
 
 
 def ignored_env(config: Config, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -21,6 +21,7 @@ stay generic and the lists of names stay in one place.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote
@@ -28,6 +29,13 @@ from urllib.parse import unquote
 MASK = "***"
 #: matches one pass handles before it withholds the rest of the text
 MAX_MATCHES = 2000
+
+
+def _compiled(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """``pattern``, compiled on first use: secret scopes need this module's names at
+    start-up, its patterns only once something is redacted."""
+    return functools.cache(lambda: re.compile(pattern, flags))
+
 
 #: header names whose values are credentials (lower case)
 SECRET_HEADERS = frozenset(
@@ -113,11 +121,11 @@ def mask_cut(head: str, variants: Iterable[str]) -> str:
 
 # a start or end tag, raw or XML-escaped ("&lt;Password&gt;", as inside an escaped faultstring);
 # its attributes run to the next "<", ">", "&lt;" or "&gt;", so tag scans never overlap
-_TAG = re.compile(
+_TAG = _compiled(
     r"(?:<|&lt;)(?P<close>/?)(?=(?P<qname>[\w.:-]{1,128}))(?P=qname)"
     r"(?P<rest>(?:[^<>&]|&(?!gt;|lt;))*)(?P<gt>>|&gt;)?"
 )
-_ATTRIBUTE = re.compile(
+_ATTRIBUTE = _compiled(
     r"(?<=\s)(?=(?P<qname>[\w.:-]{1,128}))(?P=qname)(?P<sep>\s{0,16}=\s{0,16})"
     r"(?P<value>\"[^\"<>]*\"?|'[^'<>]*'?|&quot;(?:[^&<>]|&(?!quot;|gt;|lt;))*(?:&quot;)?)"
 )
@@ -133,7 +141,7 @@ def mask_elements(text: str, names: frozenset[str]) -> str:
     pos = 0
     open_name: str | None = None
     depth = start = 0
-    for count, match in enumerate(_TAG.finditer(text)):
+    for count, match in enumerate(_TAG().finditer(text)):
         if count == MAX_MATCHES:
             end = start if open_name is not None else match.start()
             out.append(text[pos:end])
@@ -171,12 +179,12 @@ def mask_attributes(text: str, names: frozenset[str]) -> str:
         quote = "&quot;" if value.startswith("&quot;") else value[0]
         return f"{match['qname']}{match['sep']}{quote}{MASK}{quote}"
 
-    return sub_capped(_ATTRIBUTE, text, repl)
+    return sub_capped(_ATTRIBUTE(), text, repl)
 
 
 # -- URLs and name/value pairs -------------------------------------------------------------------
 
-_URL_REST = re.compile(r"[^\s<>\"'`]+")
+_URL_REST = _compiled(r"[^\s<>\"'`]+")
 _SCHEME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # a pair's value follows its name (and the name's closing quote, in a dict repr or JSON)
@@ -185,7 +193,7 @@ _VALUE = r"""(?P<q>['"]?)(?P<sep>[ \t]{0,16}[=:][ \t]{0,16})"""
 _QUOTED = r"\"(?:[^\"\\]|\\[\s\S])*\"?|'(?:[^'\\]|\\[\s\S])*'?"
 # "password=x", "'api_key': 'x'", "db_token: x", "pwd=x", "session=x": found from the
 # keyword, so a name glued to a long run of other characters is still found
-_PAIR = re.compile(
+_PAIR = _compiled(
     r"(?:(?:password|passwd|secret|token|api[_-]?key|credential)[\w-]{0,64}?"
     r"|(?<![\w-])(?:pwd|pass|auth|sessionid|session))"
     + _VALUE
@@ -196,7 +204,7 @@ _PAIR = re.compile(
 # the next tag inside markup; a line also ends at a "\r" or "\n" escape (zeep's messages
 # hold a repr of the body)
 _HEADER_PAIR = {
-    markup: re.compile(
+    markup: _compiled(
         r"(?:authorization|cookie)[\w-]{0,64}?" + _VALUE + rf"(?P<value>{_QUOTED}|{rest})",
         re.IGNORECASE,
     )
@@ -245,7 +253,7 @@ def mask_urls(text: str, redact_url: Callable[[str], str]) -> str:
             out.append(text[pos:start])
             out.append(withheld(len(text) - start))
             return "".join(out)
-        rest = _URL_REST.match(text, found + 3)
+        rest = _URL_REST().match(text, found + 3)
         end = rest.end() if rest else found + 3
         inner = text.find("://", found + 3, end)
         while inner != -1:
@@ -264,5 +272,5 @@ def mask_urls(text: str, redact_url: Callable[[str], str]) -> str:
 
 def mask_pairs(text: str, *, markup: bool) -> str:
     """Credential-bearing ``name=value`` / ``name: value`` pairs and header lines masked."""
-    text = sub_capped(_HEADER_PAIR[markup], text, _mask_pair)
-    return sub_capped(_PAIR, text, _mask_pair)
+    text = sub_capped(_HEADER_PAIR[markup](), text, _mask_pair)
+    return sub_capped(_PAIR(), text, _mask_pair)

@@ -13,15 +13,12 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .._urls import origin
-from ..classify._util import header
 from ..classify.failure import Failure
 from ..config import Config
 from ..transport.evidence import Attempt, CallContext
-from .hints import hint_for
-from .redact import redact_text, redact_url
 from .schema import (
     FIELDS,
     SCHEMA_VERSION,
@@ -272,3 +269,32 @@ def report(final: Event, attempts: list[Event]) -> Report:
     out = cast(Report, dict(final))
     out["attempts"] = list(attempts)
     return out
+
+
+# -- what building an event needs, loaded with the first event ------------------------------
+# Events are built only when an attempt failed, a call recovered or a breaker moved: the
+# hint rules, redaction and header parsing are not loaded by a process whose calls succeed.
+
+
+def hint_for(event: Mapping[str, Any]) -> str | None:
+    from .hints import hint_for
+
+    return hint_for(event)
+
+
+def redact_url(url: str) -> str:
+    from .redact import redact_url
+
+    return redact_url(url)
+
+
+def redact_text(text: str, *, limit: int) -> str:
+    from .redact import redact_text
+
+    return redact_text(text, limit=limit)
+
+
+def header(headers: object, name: str) -> str | None:
+    from ..classify._util import header
+
+    return header(headers, name)

@@ -24,13 +24,15 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..config import Config
-from ..tls.x509 import CertInfo, parse
 from ..transport.evidence import Attempt
 from .emit import Emitter
-from .schema import SCHEMA_VERSION, CertificateEvent, timestamp
+
+if TYPE_CHECKING:
+    from ..tls.x509 import CertInfo
+    from .schema import CertificateEvent
 
 __all__ = ["ExpiryWatch", "certificate_event", "notice", "watch"]
 
@@ -100,6 +102,8 @@ def notice(attempt: Attempt, emitter: Emitter, config: Config) -> None:
         return
     conn.expiry_noticed = True
     try:
+        from ..tls.x509 import CertInfo, parse  # once per new connection
+
         candidates: list[tuple[Role, str | None, bytes | CertInfo | None]] = [
             ("server", conn.cert_sha256, conn.cert_der),
             ("client", conn.client_cert.sha256 if conn.client_cert else None, conn.client_cert),
@@ -127,6 +131,8 @@ def certificate_event(
     port: int | None,
 ) -> CertificateEvent:
     """The ``soapguard.certificate_expiring`` event for ``cert`` (met on ``host:port``)."""
+    from .schema import SCHEMA_VERSION, timestamp
+
     when = "has expired" if days_left < 0 else f"expires in {days_left} day(s)"
     if role == "server":
         hint = (

@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from .redact import LOG_LIMIT, redact_message, redact_text
 from .secrets import active_scope
 
 __all__ = ["LOGGERS", "RedactingFilter", "install_log_redaction", "remove_log_redaction"]
@@ -67,6 +66,7 @@ class RedactingFilter(logging.Filter):
 
 def redact_record(record: logging.LogRecord) -> None:
     """Rewrite ``record`` in place with the active scope; never raises."""
+    from .redact import LOG_LIMIT, redact_message, redact_text  # a record inside a call
     from .scrub import scrub_chain
 
     try:
@@ -88,6 +88,8 @@ def redact_record(record: logging.LogRecord) -> None:
 
 _lock = threading.Lock()
 _filter = RedactingFilter()
+#: the loggers of LOGGERS (logging keeps one object per name for the life of the process)
+_loggers: list[logging.Logger] = []
 
 
 def install_log_redaction() -> None:
@@ -97,8 +99,9 @@ def install_log_redaction() -> None:
     calls; see the module documentation.
     """
     with _lock:
-        for name in LOGGERS:
-            log = logging.getLogger(name)
+        if not _loggers:
+            _loggers.extend(logging.getLogger(name) for name in LOGGERS)
+        for log in _loggers:
             if _filter not in log.filters:
                 log.addFilter(_filter)
 

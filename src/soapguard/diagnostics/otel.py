@@ -23,7 +23,6 @@ from typing import Any
 
 from .._urls import origin
 from ..transport.evidence import CallContext
-from .redact import redact_url
 
 __all__ = ["CallSpan", "start_call_span"]
 
@@ -143,7 +142,7 @@ def _call_attributes(ctx: CallContext) -> dict[str, str | bool | int | float]:
             "rpc.method": ctx.method,
             "server.address": target.host or None,
             "server.port": target.port,
-            "url.full": redact_url(ctx.url),
+            "url.full": _redact_url(ctx.url),
         }
     )
 
@@ -173,3 +172,9 @@ def start_call_span(ctx: CallContext, *, tracer_provider: Any = None) -> CallSpa
     except Exception:
         logger.debug("could not start a call span", exc_info=True)
         return CallSpan()
+
+
+def _redact_url(url: str) -> str:
+    from .redact import redact_url  # spans are recorded: an OpenTelemetry SDK is installed
+
+    return redact_url(url)

@@ -12,8 +12,6 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .redact import redact_text, redact_url
-
 __all__ = ["scrub_chain"]
 
 #: text attributes that exceptions render (``str``, ``repr``, tracebacks): zeep's ``message``
@@ -36,6 +34,8 @@ def scrub_chain(exc: BaseException, limit: int = 32) -> None:
     ``TransportError.content`` (bytes), ``Fault.detail`` (an element),
     ``requests``' ``.request``/``.response``.  Each exception is scrubbed once.
     """
+    from .redact import redact_text, redact_url  # with the first exception let out
+
     seen: set[int] = set()
     todo = [exc]
     while todo and len(seen) < limit:

@@ -32,11 +32,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
-import html
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
@@ -63,6 +61,8 @@ def encodings(value: str) -> set[str]:
     ``str`` or ``bytes`` repr (zeep puts ``%r`` of a bad body into its
     messages) and JSON-escaped; and percent-encoded (path and form style).
     """
+    import html  # with its entity table: only once there are secrets to mask
+
     escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     plain = {value, escaped, html.escape(value, quote=True)}
     forms = set(plain)
@@ -75,6 +75,8 @@ def encodings(value: str) -> set[str]:
 
 def url_secrets(url: str) -> set[str]:
     """Credentials a URL carries: user-info parts and values of credential-like parameters."""
+    if "@" not in url and "=" not in url:  # neither user-info nor a name=value pair
+        return set()
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -248,19 +250,22 @@ class call_scope:  # lower case: used like a function, ``with call_scope(scope):
         _active.reset(self._token)
 
 
-@contextmanager
-def guarded(scope: SecretScope) -> Iterator[None]:
+class guarded(call_scope):  # lower case: used like a function, ``with guarded(scope):``
     """Run a block outside the retry loop (WSDL loading) as a soapguard call would.
 
     ``scope`` is active in the block (see :class:`call_scope`), and an
     exception leaving it has its chain scrubbed
     (:func:`soapguard.diagnostics.scrub.scrub_chain`) before it propagates.
     """
-    from .scrub import scrub_chain
 
-    with call_scope(scope):
+    __slots__ = ()
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            yield
-        except Exception as exc:
-            scrub_chain(exc)
-            raise
+            exc = exc_info[1] if exc_info else None
+            if isinstance(exc, Exception):  # scrubbed while the scope is still active
+                from .scrub import scrub_chain
+
+                scrub_chain(exc)
+        finally:
+            super().__exit__()

@@ -24,14 +24,13 @@ call cancelled (``asyncio.CancelledError``) after its request may have left emit
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-import tenacity
 import zeep.exceptions as zx
 
 from .._urls import origin
@@ -94,7 +93,7 @@ class Runner:
         release: Callable[[Attempt], None] | None = None,
         exchange_errors: tuple[type[BaseException], ...] = EXCHANGE_ERRORS,
         sleep: Callable[[float], None] = time.sleep,
-        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -106,10 +105,8 @@ class Runner:
         self.exchange_errors = exchange_errors
         self.clock = clock
         self._sleep = sleep
-        self._async_sleep = async_sleep
-        self._backoff = tenacity.wait_random_exponential(
-            multiplier=config.backoff_initial, max=config.backoff_max
-        )
+        self._async_sleep = async_sleep  # None: asyncio.sleep (asyncio loads with a coroutine)
+        self._backoff: Callable[[Any], float] | None = None
         self._budget_of: dict[str, RetryBudget] = {}
 
     def budget_for(self, url: str) -> RetryBudget:
@@ -123,6 +120,12 @@ class Runner:
 
     def backoff(self, attempt_number: int) -> float:
         """The full-jitter exponential pause after failed attempt ``attempt_number``."""
+        import tenacity  # only once a call failed: a call that succeeds never loads it
+
+        if self._backoff is None:
+            self._backoff = tenacity.wait_random_exponential(
+                multiplier=self.config.backoff_initial, max=self.config.backoff_max
+            )
         state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
         state.attempt_number = attempt_number
         return float(self._backoff(state))
@@ -137,9 +140,30 @@ class Runner:
             return self._run(ctx, send)
 
     async def run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
-        """:meth:`run` for coroutines; cancellation is never retried nor swallowed."""
+        """:meth:`run` for coroutines; cancellation is never retried nor swallowed.
+
+        One coroutine, the loop inline: every await of the call resumes through each
+        frame of its chain, so the driver adds only this one.
+        """
         with call_scope(ctx.secrets):
-            return await self._run_async(ctx, send)
+            call = Call(self, ctx)
+            while True:
+                attempt = call.next_attempt()
+                try:
+                    result = await send(attempt)
+                except BaseException as exc:
+                    step = call.failed(attempt, exc)
+                    if step is None:
+                        raise  # not an exchange failure: the caller's, untouched
+                    if isinstance(step, _Raise):
+                        if step.error is exc:
+                            raise
+                        raise step.error from exc
+                    pause = step.pause
+                else:
+                    call.succeeded()
+                    return result
+                await (self._async_sleep or _asyncio_sleep)(pause)
 
     def _run(self, ctx: CallContext, send: Callable[[Attempt], T]) -> T:
         call = Call(self, ctx)
@@ -161,25 +185,17 @@ class Runner:
                 return result
             self._sleep(pause)
 
-    async def _run_async(self, ctx: CallContext, send: Callable[[Attempt], Awaitable[T]]) -> T:
-        call = Call(self, ctx)
-        while True:
-            attempt = call.next_attempt()
-            try:
-                result = await send(attempt)
-            except BaseException as exc:
-                step = call.failed(attempt, exc)
-                if step is None:
-                    raise  # not an exchange failure: the caller's, untouched
-                if isinstance(step, _Raise):
-                    if step.error is exc:
-                        raise
-                    raise step.error from exc
-                pause = step.pause
-            else:
-                call.succeeded()
-                return result
-            await self._async_sleep(pause)
+
+async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio  # loaded already: this runs in a coroutine
+
+    await asyncio.sleep(seconds)
+
+
+def _cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is asyncio's cancellation (which cannot exist before asyncio loads)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 class Call:
@@ -238,7 +254,7 @@ class Call:
         """What to do after ``attempt`` raised ``exc``; ``None``: not ours, re-raise it."""
         expiry.notice(attempt, self.runner.emitter, self.config)
         if not attempt.entered or not isinstance(exc, self.runner.exchange_errors):
-            if attempt.entered and isinstance(exc, asyncio.CancelledError):
+            if attempt.entered and _cancellation(exc):
                 self._cancelled(attempt)
             self._end(succeeded=False)
             self.span.end(ok=False, resend_count=len(self.events), error_type=None)

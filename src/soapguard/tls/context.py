@@ -34,7 +34,7 @@ from ..config import Config, label
 from ..errors import ConfigError
 from ..transport.deadline import DeadlineSSLSocket
 from ..transport.evidence import ConnInfo
-from . import _openssl, pins, profiles
+from . import pins, profiles
 from . import trace as _trace
 from .material import client_certificate, load_ca, load_client_cert
 
@@ -245,6 +245,7 @@ def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
     defaults never loads the bridge: an interpreter it does not know costs nothing to
     users who did not ask for those settings.
     """
+
     size = config.max_record_size
     requested_mfl = size if size in profiles.MFL_SIZES else None
     suites = tls13_ciphersuites(config)
@@ -254,6 +255,8 @@ def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
         suites = ":".join(n for n in current if n in profiles.TLS13_ALLOWED)  # narrow them
     if size is None and (suites is None or sorted(suites.split(":")) == sorted(current)):
         return CapsState(applied=None, detail="nothing requested needs the OpenSSL bridge")
+    from . import _openssl  # ctypes: loaded only when something needs the bridge
+
     try:
         done = _openssl.apply(
             ctx, max_send_fragment=size, max_fragment_length=requested_mfl, tls13_suites=suites
@@ -281,6 +284,8 @@ def _apply_caps(ctx: ssl.SSLContext, config: Config) -> CapsState:
 
 def bridge_available() -> tuple[bool, str]:
     """Whether the OpenSSL bridge works on this interpreter (proven on a throwaway context)."""
+    from . import _openssl  # ctypes: loaded only when something needs the bridge
+
     try:
         _openssl.validate(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     except _openssl.BridgeError as exc:
@@ -314,6 +319,8 @@ def describe_connection(sock: ssl.SSLSocket | ssl.SSLObject, info: ConnInfo) -> 
     info.max_fragment_length = None
     if caps.applied and caps.max_fragment_length is not None:  # only where it was asked for
         try:
+            from . import _openssl
+
             info.max_fragment_length = _openssl.negotiated_max_fragment_length(sock)
         except Exception:  # evidence gathering must never break a connection
             logger.debug("cannot read the negotiated max_fragment_length", exc_info=True)

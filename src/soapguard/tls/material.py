@@ -17,13 +17,14 @@ import re
 import ssl
 import time
 import weakref
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ..config import Config, label
 from ..config._vars import truncate
 from ..errors import ConfigError
-from . import pkcs12
-from .x509 import CertInfo, first_pem_certificate, parse
+
+if TYPE_CHECKING:  # x509 parsing loads with a client certificate
+    from .x509 import CertInfo
 
 #: a name ``openssl rehash`` gives a CA certificate (or CRL) in a CA directory
 _HASHED = re.compile(r"[0-9a-f]{8}\.r?\d+")
@@ -74,6 +75,8 @@ def load_client_cert(ctx: ssl.SSLContext, config: Config, *, now: float | None =
             data = file.read(_MAX_CERT_FILE)
     except OSError as exc:
         raise ConfigError([(cert_at, _os_problem(exc))]) from None
+    from . import pkcs12  # a client certificate is configured: PKCS#12 may be needed
+
     if pkcs12.is_pkcs12(cert, data):
         info = pkcs12.load(ctx, data, config)
     else:
@@ -93,6 +96,8 @@ def _load_pem(ctx: ssl.SSLContext, config: Config, cert: str, data: bytes) -> Ce
     key, password = config.client_key, config.client_key_password
     cert_at = label(config, "client_cert")
     key_at = label(config, "client_key") if key is not None else cert_at
+    from .x509 import first_pem_certificate, parse
+
     der = first_pem_certificate(data)
     try:
         info = parse(der) if der is not None else None

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 
 from .. import _compat
 from ..transport.evidence import ConnInfo
-from .x509 import spki_pin
 
 __all__ = ["PinMismatch", "check", "pinned_keys", "register"]
 
@@ -80,6 +79,8 @@ def chain_pins(tls: ssl.SSLSocket | ssl.SSLObject) -> tuple[str, ...]:
     """The pins of ``tls``'s verified chain, leaf first; empty if nothing was verified."""
     if tls.context.verify_mode != ssl.CERT_REQUIRED:
         return ()  # OpenSSL may still hand out the chain it built: it was not verified
+    from .x509 import spki_pin  # pins are configured: parse the chain
+
     return tuple(spki_pin(der) for der in _compat.verified_chain(tls))
 
 

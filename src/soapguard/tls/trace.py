@@ -1,10 +1,11 @@
 """TLS record tracer: record sizes and alerts per connection, via ``SSLContext._msg_callback``.
 
 OpenSSL reports every record header it reads or writes to the message
-callback.  :func:`install` counts them into a :class:`~soapguard.transport.evidence.RecordStats`
-kept on the socket, which is the evidence behind ``tls.records_in``,
-``tls.largest_record_in`` and the alert fields of diagnostic events (for
-example, "the last record before ``bad record MAC`` was 16 KB").
+callback.  :func:`install` counts them into a
+:class:`~soapguard.transport.evidence.RecordStats` kept on the socket (one list append
+per record; the totals are folded when read), which is the evidence behind
+``tls.records_in``, ``tls.largest_record_in`` and the alert fields of diagnostic events
+(for example, "the last record before ``bad record MAC`` was 16 KB").
 
 ``_msg_callback`` is a private CPython hook; :func:`available` says whether
 this interpreter has it.  The callback is cheap and never raises: an
@@ -17,7 +18,7 @@ import logging
 import ssl
 from typing import Any
 
-from ..transport.evidence import RecordStats, being_sent
+from ..transport.evidence import FOLD_AT, RecordStats, being_sent
 
 logger = logging.getLogger(__name__)
 
@@ -61,38 +62,41 @@ def stats_for(sock: object) -> RecordStats | None:
     return stats if isinstance(stats, RecordStats) else None
 
 
-def _stats(conn: Any) -> RecordStats | None:
-    stats = getattr(conn, _ATTR, None)
-    if stats is None:
-        stats = RecordStats()
-        try:
-            setattr(conn, _ATTR, stats)
-        except AttributeError:  # an owner object without __dict__: nowhere to keep it
-            return None
-        # Link to the connection being set up so a failed handshake keeps its evidence.
-        attempt = being_sent()
-        if attempt is not None and attempt.conn is not None and attempt.conn.records is None:
-            attempt.conn.records = stats
+def _new_stats(conn: Any) -> RecordStats | None:
+    """Start counting ``conn``'s records (None: it cannot keep them)."""
+    stats = RecordStats()
+    try:
+        setattr(conn, _ATTR, stats)
+    except AttributeError:  # an owner object without __dict__: nowhere to keep it
+        return None
+    # Link to the connection being set up so a failed handshake keeps its evidence.
+    attempt = being_sent()
+    if attempt is not None and attempt.conn is not None and attempt.conn.records is None:
+        attempt.conn.records = stats
     return stats
 
 
 def _callback(
     conn: Any, direction: str, version: int, content_type: int, msg_type: int, data: bytes
 ) -> None:
+    # OpenSSL calls this once per record header (twice per record under TLS 1.3, which also
+    # reports the inner content type), inside its read and write loops: the common path
+    # is one attribute look-up and one list append.
     try:
         if content_type == _HEADER:
             if len(data) != 5:  # a TLS (not DTLS) record header
                 return
-            stats = _stats(conn)
+            stats = getattr(conn, _ATTR, None)
             if stats is None:
-                return
-            length = (data[3] << 8) | data[4]
-            if direction == "read":
-                stats.record_in(length)
-            else:
-                stats.record_out(length)
+                stats = _new_stats(conn)
+                if stats is None:
+                    return
+            sizes = stats.sizes_in if direction == "read" else stats.sizes_out
+            sizes.append((data[3] << 8) | data[4])
+            if len(sizes) >= FOLD_AT:
+                stats.fold()
         elif content_type == _ALERT and len(data) >= 2:
-            stats = _stats(conn)
+            stats = getattr(conn, _ATTR, None) or _new_stats(conn)
             if stats is None:
                 return
             alert = (data[0], data[1])

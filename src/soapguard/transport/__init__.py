@@ -2,7 +2,9 @@
 
 * :mod:`.sync` -- :class:`Transport`, the ``zeep.Transport`` over requests/urllib3;
 * :mod:`.asyncio` -- :class:`AsyncTransport`, the ``zeep.transports.AsyncTransport`` over
-  httpx, with :mod:`._httpx` (its evidence, connection hygiene and per-endpoint slots);
+  httpx, with :mod:`._httpx` (its evidence, connection hygiene and per-endpoint slots) and
+  :mod:`._aionet` (httpcore's network layer on asyncio's transports: :mod:`._aiostream`,
+  :mod:`._aiosocket`);
 * :mod:`.adapter` -- the requests adapter: soapguard's SSL context, pools, no hidden retries;
 * :mod:`.connection` -- urllib3 connections and pools: evidence, idle/age checks, a bounded
   pool;

@@ -3,12 +3,14 @@
 Nothing here replaces httpx's transport layer: requests still go through
 ``httpx.AsyncHTTPTransport.handle_async_request`` (which is what pytest-httpx patches)
 and httpcore's own connection pool (which is what respx patches).  soapguard adds
-three things around them:
+four things around them:
 
-* a **network backend** wrapping httpcore's own: its streams write what they observe
-  (the connection, its TLS facts, the bytes of the request written, a write that
-  raised) into the attempt being sent (:func:`~soapguard.transport.evidence.being_sent`),
-  exactly as the sync transport's instrumented urllib3 connections do;
+* a **network backend** in place of httpcore's own (:mod:`._aionet`: the same job on
+  asyncio's transports, without anyio's per-read costs), whose connections tell an
+  observer what they do; the observer here writes it (the connection, its TLS facts,
+  the bytes of the request written, a write that raised) into the attempt being sent
+  (:func:`~soapguard.transport.evidence.being_sent`), exactly as the sync transport's
+  instrumented urllib3 connections do;
 * a **trace** callback (httpcore's ``trace`` request extension), bound explicitly to
   one attempt, that records the phases: connecting, handshake, sending, waiting,
   receiving, and when the request was written completely;
@@ -32,7 +34,7 @@ import random
 import ssl
 import time
 import typing
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import httpcore
@@ -40,35 +42,33 @@ import httpx
 
 from .._urls import origin
 from ..tls import context as tls
+from ._aionet import AsyncioBackend, StreamObserver
 from .evidence import Attempt, ConnInfo, being_sent
 
 __all__ = ["EndpointSlots", "instrument", "tracer"]
 
-#: httpcore's socket option type (not exported under one name across its versions)
-SocketOption = Any
 
+class _Evidence(StreamObserver):
+    """Writes what one connection does into the attempt being sent (see the module doc)."""
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """A network stream that writes what it observes into the attempt being sent."""
+    def __init__(self, host: str, port: int, max_age: float | None) -> None:
+        self.info = info = ConnInfo(host=host, port=port)
+        self.retire_at: float | None = None
+        if max_age is not None:  # +-10% jitter, so connections do not all retire at once
+            self.retire_at = info.created_at + max_age * random.uniform(0.9, 1.1)
+        attempt = being_sent()
+        if attempt is not None:  # a connect that fails keeps its evidence
+            attempt.conn = info
+            attempt.reused_connection = False
 
-    def __init__(
-        self, stream: httpcore.AsyncNetworkStream, info: ConnInfo, retire_at: float | None
-    ) -> None:
-        self._stream = stream
-        self.info = info
-        self.retire_at = retire_at
+    def connected(self, peer: Any) -> None:
+        with contextlib.suppress(Exception):
+            self.info.peer_address = str(peer[0]) if peer else None
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = await self._stream.read(max_bytes, timeout)
-        # the last read of a response is when the connection went idle (httpcore pools it then)
-        self.info.idle_since = time.monotonic()
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+    def writing(self) -> Attempt | None:
         attempt = being_sent()
         if attempt is None or attempt.phase != "send":  # e.g. a CONNECT to a proxy
-            await self._stream.write(buffer, timeout)
-            return
+            return None
         if attempt.bytes_sent == 0 and not attempt.send_interrupted:  # this request's first
             info = self.info
             attempt.conn = info
@@ -78,36 +78,25 @@ class _Stream(httpcore.AsyncNetworkStream):
             if reused and info.idle_since is not None:
                 attempt.idle_before = now - info.idle_since
             info.requests += 1
-        try:
-            await self._stream.write(buffer, timeout)
-        except BaseException:
-            attempt.send_interrupted = True  # some of it may have left
-            raise
-        attempt.bytes_sent += len(buffer)
+        return attempt
 
-    async def aclose(self) -> None:
-        await self._stream.aclose()
+    def wrote(self, token: Attempt | None, size: int) -> None:
+        if token is not None:
+            token.bytes_sent += size
 
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        inner = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        ssl_object = inner.get_extra_info("ssl_object")
-        if isinstance(ssl_object, ssl.SSLObject):
-            # evidence gathering must never break a connection
-            with contextlib.suppress(Exception):
-                tls.describe_connection(ssl_object, self.info)
-        return _Stream(inner, self.info, self.retire_at)
+    def write_failed(self, token: Attempt | None) -> None:
+        if token is not None:
+            token.send_interrupted = True  # some of it may have left
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._retired():
-            return True  # httpcore closes this idle connection instead of reusing it
-        return self._stream.get_extra_info(info)
+    def read(self) -> None:
+        # the last read of a response is when the connection went idle (httpcore pools it then)
+        self.info.idle_since = time.monotonic()
 
-    def _retired(self) -> bool:
+    def secured(self, ssl_object: ssl.SSLObject) -> None:
+        with contextlib.suppress(Exception):  # evidence gathering must never break a connection
+            tls.describe_connection(ssl_object, self.info)
+
+    def expired(self) -> bool:
         if self.retire_at is not None and time.monotonic() >= self.retire_at:
             return True
         # A retry runs on a fresh connection: while it looks for one (it has none yet), the
@@ -120,47 +109,28 @@ class _Stream(httpcore.AsyncNetworkStream):
         return (target.host, target.port) == (self.info.host.lower(), self.info.port)
 
 
-class _Backend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, handing out instrumented streams."""
+def request_headers(
+    defaults: httpx.Headers, given: Mapping[str, str], url: httpx.URL, length: int
+) -> list[tuple[bytes, bytes]]:
+    """The headers ``httpx.Request("POST", url, headers=merged, content=<length bytes>)``
+    would send, where ``merged`` is ``defaults`` (a client's) updated with ``given``.
 
-    def __init__(self, backend: httpcore.AsyncNetworkBackend, max_age: float | None) -> None:
-        self._backend = backend
-        self._max_age = max_age
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        info = ConnInfo(host=host, port=port)
-        attempt = being_sent()
-        if attempt is not None:
-            attempt.conn = info
-            attempt.reused_connection = False
-        stream = await self._backend.connect_tcp(
-            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-        with contextlib.suppress(Exception):
-            peer = stream.get_extra_info("server_addr")
-            info.peer_address = str(peer[0]) if peer else None
-        retire_at = None
-        if self._max_age is not None:  # +-10% jitter, so connections do not all retire at once
-            retire_at = info.created_at + self._max_age * random.uniform(0.9, 1.1)
-        return _Stream(stream, info, retire_at)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return await self._backend.connect_unix_socket(path, timeout, socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
+    Built in one pass, instead of the three header copies and the content-type and
+    encoding look-ups that way costs.  Values are encoded as httpx encodes them (ASCII).
+    """
+    given_names = {name.lower().encode("ascii") for name in given}
+    items = [(name, value) for name, value in defaults.raw if name.lower() not in given_names]
+    items.extend((name.encode("ascii"), value.encode("ascii")) for name, value in given.items())
+    names = given_names | {name.lower() for name, _ in defaults.raw}
+    auto = []
+    if b"host" not in names and url.host:
+        auto.append((b"Host", url.netloc))
+    if b"content-length" not in names:
+        if length:
+            items.append((b"Content-Length", str(length).encode("ascii")))
+        elif b"transfer-encoding" not in names:
+            auto.append((b"Content-Length", b"0"))
+    return auto + items
 
 
 def instrument(transport: httpx.AsyncHTTPTransport, max_age: float | None) -> bool:
@@ -173,8 +143,10 @@ def instrument(transport: httpx.AsyncHTTPTransport, max_age: float | None) -> bo
     backend = getattr(pool, "_network_backend", None)
     if not isinstance(pool, httpcore.AsyncConnectionPool) or backend is None:
         return False
-    if not isinstance(backend, _Backend):
-        pool._network_backend = _Backend(backend, max_age)
+    if not isinstance(backend, AsyncioBackend):
+        pool._network_backend = AsyncioBackend(
+            backend, lambda host, port: _Evidence(host, port, max_age)
+        )
     return True
 
 
@@ -212,12 +184,21 @@ class EndpointSlots:
     def __init__(self, size: int) -> None:
         self.size = size
         self._slots: dict[tuple[str, int | None], tuple[object, asyncio.Semaphore]] = {}
+        self._keys: dict[str, tuple[str, int | None]] = {}
 
-    @contextlib.asynccontextmanager
-    async def slot(self, url: str, timeout: float | None) -> AsyncIterator[None]:
-        """Hold one of ``url``'s endpoint slots; raise ``httpx.PoolTimeout`` after ``timeout``."""
-        target = origin(url)
-        key = (f"{target.scheme}://{target.host}", target.port)
+    def _key(self, url: str) -> tuple[str, int | None]:
+        key = self._keys.get(url)
+        if key is None:
+            target = origin(url)
+            key = (f"{target.scheme}://{target.host}", target.port)
+            if len(self._keys) < 256:
+                self._keys[url] = key
+        return key
+
+    async def acquire(self, url: str, timeout: float | None) -> asyncio.Semaphore:
+        """Take one of ``url``'s endpoint slots and return its semaphore (the caller
+        releases it); raise ``httpx.PoolTimeout`` when none is free within ``timeout``."""
+        key = self._key(url)
         loop = asyncio.get_running_loop()
         found = self._slots.get(key)
         if found is None or found[0] is not loop:
@@ -229,12 +210,9 @@ class EndpointSlots:
                 await asyncio.wait_for(semaphore.acquire(), timeout)
             except asyncio.TimeoutError:
                 raise httpx.PoolTimeout(
-                    f"no connection to {target} became free within {timeout:g}s "
+                    f"no connection to {origin(url)} became free within {timeout:g}s "
                     f"(SOAPGUARD_POOL_MAXSIZE={self.size} in use)"
                 ) from None
         else:
             await semaphore.acquire()
-        try:
-            yield
-        finally:
-            semaphore.release()
+        return semaphore

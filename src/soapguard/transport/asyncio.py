@@ -215,18 +215,21 @@ class AsyncTransport(_ZeepAsyncTransport):
         instead of returned.
         """
         timeout, headers = start(attempt, self.config, self.operation_timeout, headers)
-        timeouts = _httpx_timeout(timeout).as_dict()
+        timeouts = _timeouts(timeout)
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug("POST %s\n%s", redact_url(address),
                          redact_xml(message, self.config.sensitive_elements))  # fmt: skip
         client = self.client
         with sending(attempt), mapped_errors(attempt, async_errors.error_for, _HTTPX_ERRORS):
             request = self._request(client, address, message, headers, timeouts, attempt)
-            async with self.slots.slot(address, timeouts.get("pool")):
+            slot = await self.slots.acquire(address, timeouts["pool"])
+            try:
                 if _plain(client):
                     response = await self._send_plain(client, request)
                 else:
                     response = await client.send(request)
+            finally:
+                slot.release()
         attempt.status = response.status_code
         attempt.response_headers = response.headers
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
@@ -250,11 +253,16 @@ class AsyncTransport(_ZeepAsyncTransport):
             url = httpx.URL(address)
             if len(self._urls) < 256:
                 self._urls[address] = url
-        merged = httpx.Headers(client.headers)
-        merged.update(headers)
         content = message.encode("utf-8") if isinstance(message, str) else message
-        extensions = {"timeout": timeouts, "trace": _httpx.tracer(attempt)}
-        return httpx.Request("POST", url, headers=merged, content=content, extensions=extensions)
+        request = httpx.Request(
+            "POST",
+            url,
+            headers=_httpx.request_headers(client.headers, headers, url, len(content)),
+            stream=httpx.ByteStream(content),
+            extensions={"timeout": timeouts, "trace": _httpx.tracer(attempt)},
+        )
+        request.read()  # as httpx does for content given as bytes: request.content is set
+        return request
 
     @staticmethod
     async def _send_plain(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
@@ -346,6 +354,17 @@ def _plain(client: httpx.AsyncClient) -> bool:
         or client.params
         or client.follow_redirects
     )
+
+
+def _timeouts(timeout: Any) -> dict[str, float | None]:
+    """zeep's timeout (None, seconds or (connect, read)) as httpcore's ``timeout`` extension
+    (what ``_httpx_timeout(timeout).as_dict()`` gives, without building the object)."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return {"connect": connect, "read": read, "write": read, "pool": connect}
+    if isinstance(timeout, httpx.Timeout):
+        return timeout.as_dict()
+    return {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
 
 
 def _httpx_timeout(timeout: Any) -> httpx.Timeout:

@@ -37,6 +37,8 @@ RequestSent = Literal["none", "partial", "full"]
 
 #: how many recent record sizes are kept per direction
 RECENT_RECORDS = 8
+#: record sizes the tracer appends before it folds them into a connection's totals
+FOLD_AT = 512
 
 
 @dataclass(frozen=True)
@@ -59,44 +61,121 @@ class CallContext:
     secrets: SecretScope | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass
+class _Tally:
+    """One direction's records, folded: count, bytes, largest, the last few sizes."""
+
+    __slots__ = ("count", "largest", "recent", "total")
+
+    def __init__(self, count: int, total: int, largest: int) -> None:
+        self.count = count
+        self.total = total
+        self.largest = largest
+        self.recent: collections.deque[int] = collections.deque(maxlen=RECENT_RECORDS)
+
+    def fold(self, sizes: list[int]) -> None:
+        if sizes:
+            self.count += len(sizes)
+            self.total += sum(sizes)
+            self.largest = max(self.largest, max(sizes))
+            self.recent.extend(sizes[-RECENT_RECORDS:])
+            sizes.clear()
+
+
 class RecordStats:
     """TLS record headers seen on one connection, per direction.
 
-    ``in`` is what we read from the peer, ``out`` what we wrote.  Sizes are the
-    record length field (ciphertext length, header excluded).
+    ``in`` is what we read from the peer, ``out`` what we wrote.  Sizes are the record
+    length field (ciphertext length, header excluded).
+
+    The record tracer runs once or twice per record inside OpenSSL's read and write
+    loops, so all it does is append a size to :attr:`sizes_in` / :attr:`sizes_out`.  The
+    totals fold those sizes in when they are read, and the tracer folds every
+    :data:`FOLD_AT` records, so memory stays bounded.  Every figure is exact.
     """
 
-    records_in: int = 0
-    records_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    largest_record_in: int = 0
-    largest_record_out: int = 0
-    recent_in: collections.deque[int] = field(
-        default_factory=lambda: collections.deque(maxlen=RECENT_RECORDS)
-    )
-    recent_out: collections.deque[int] = field(
-        default_factory=lambda: collections.deque(maxlen=RECENT_RECORDS)
-    )
-    #: last alert received from the peer as (level, description code)
-    alert_in: tuple[int, int] | None = None
-    #: last alert we sent as (level, description code)
-    alert_out: tuple[int, int] | None = None
+    def __init__(
+        self,
+        records_in: int = 0,
+        records_out: int = 0,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+        largest_record_in: int = 0,
+        largest_record_out: int = 0,
+        alert_in: tuple[int, int] | None = None,
+        alert_out: tuple[int, int] | None = None,
+    ) -> None:
+        #: record sizes not folded in yet (appended by the tracer)
+        self.sizes_in: list[int] = []
+        self.sizes_out: list[int] = []
+        self._in = _Tally(records_in, bytes_in, largest_record_in)
+        self._out = _Tally(records_out, bytes_out, largest_record_out)
+        #: last alert received from the peer as (level, description code)
+        self.alert_in = alert_in
+        #: last alert we sent as (level, description code)
+        self.alert_out = alert_out
 
     def record_in(self, size: int) -> None:
-        self.records_in += 1
-        self.bytes_in += size
-        if size > self.largest_record_in:
-            self.largest_record_in = size
-        self.recent_in.append(size)
+        self.sizes_in.append(size)
 
     def record_out(self, size: int) -> None:
-        self.records_out += 1
-        self.bytes_out += size
-        if size > self.largest_record_out:
-            self.largest_record_out = size
-        self.recent_out.append(size)
+        self.sizes_out.append(size)
+
+    def fold(self) -> None:
+        """Fold the sizes appended so far into the totals."""
+        self._in.fold(self.sizes_in)
+        self._out.fold(self.sizes_out)
+
+    def _tally_in(self) -> _Tally:
+        self._in.fold(self.sizes_in)
+        return self._in
+
+    def _tally_out(self) -> _Tally:
+        self._out.fold(self.sizes_out)
+        return self._out
+
+    @property
+    def records_in(self) -> int:
+        return self._tally_in().count
+
+    @property
+    def records_out(self) -> int:
+        return self._tally_out().count
+
+    @property
+    def bytes_in(self) -> int:
+        return self._tally_in().total
+
+    @property
+    def bytes_out(self) -> int:
+        return self._tally_out().total
+
+    @property
+    def largest_record_in(self) -> int:
+        return self._tally_in().largest
+
+    @property
+    def largest_record_out(self) -> int:
+        return self._tally_out().largest
+
+    @property
+    def recent_in(self) -> collections.deque[int]:
+        """The last :data:`RECENT_RECORDS` sizes read, oldest first."""
+        return self._tally_in().recent
+
+    @property
+    def recent_out(self) -> collections.deque[int]:
+        """The last :data:`RECENT_RECORDS` sizes written, oldest first."""
+        return self._tally_out().recent
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordStats(records_in={self.records_in}, records_out={self.records_out}, "
+            f"bytes_in={self.bytes_in}, bytes_out={self.bytes_out}, "
+            f"largest_record_in={self.largest_record_in}, "
+            f"largest_record_out={self.largest_record_out}, recent_in={list(self.recent_in)}, "
+            f"recent_out={list(self.recent_out)}, alert_in={self.alert_in}, "
+            f"alert_out={self.alert_out})"
+        )
 
 
 @dataclass

@@ -47,7 +47,7 @@ from . import lean
 from .adapter import SoapGuardAdapter
 from .common import standalone_context, start
 from .evidence import Attempt, sending
-from .proxies import Proxies
+from .proxies import Proxies, proxy_secrets
 from .redirects import check_call_redirect, check_document_redirect, hooks_with
 
 logger = logging.getLogger(__name__)
@@ -111,8 +111,7 @@ class Transport(zeep.Transport):
         self.secrets = SecretScope(cfg.sensitive_elements)
         self.secrets.add_source(lambda: session_secrets(self.session))
         self.secrets.add(cfg.client_key_password)  # never sent, but masked wherever it shows
-        for proxy in self._proxies.urls():
-            self.secrets.add_url(proxy)
+        self.secrets.add_source(lambda: proxy_secrets(self._proxies))  # read when first needed
         install_log_redaction()  # inert outside soapguard calls
 
     # -- attempts ------------------------------------------------------------------------
