@@ -49,7 +49,7 @@ from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import resolve_trust, trust_context
 from . import _httpx
-from .common import standalone_context, start
+from .common import StandaloneLoop, standalone_context, start
 from .evidence import Attempt, sending
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class AsyncTransport(_ZeepAsyncTransport):
             headers={"User-Agent": _USER_AGENT},
         )
         self.slots = _httpx.EndpointSlots(cfg.pool_maxsize)
-        self.runner = Runner(cfg, error_for=async_errors.error_for)
+        self._loop = StandaloneLoop(lambda: Runner(cfg, error_for=async_errors.error_for))
         self._urls: dict[str, httpx.URL] = {}
         #: its clients' and URLs' secrets; an AsyncClient's scope includes them
         self.secrets = SecretScope(cfg.sensitive_elements)
@@ -169,6 +169,11 @@ class AsyncTransport(_ZeepAsyncTransport):
                 _compat.check_async_pool(getattr(mounted, "_pool", None), self.ssl_context)
                 _httpx.instrument(mounted, cfg.pool_max_age)
         return client
+
+    @property
+    def runner(self) -> Runner:
+        """The attempt loop of calls a plain ``zeep.AsyncClient`` makes through it."""
+        return self._loop.get()
 
     # -- attempts ------------------------------------------------------------------------
     def bound(self, attempt: Attempt) -> AsyncBoundTransport:

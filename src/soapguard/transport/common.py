@@ -3,20 +3,49 @@
 * :func:`standalone_context`: the call context of a plain ``zeep.Client`` /
   ``zeep.AsyncClient`` call (operation from the SOAPAction, the configured endpoints, a
   fresh identity);
+* :class:`StandaloneLoop`: the attempt loop a transport runs for those calls, built when
+  the first one comes (a transport a soapguard client owns never needs it);
 * :func:`start`: mark an attempt as entered and give its timeouts (shrunk to what is left
   of the call's deadline) and its headers (with the idempotency key, if configured).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
 from ..diagnostics.secrets import SecretScope
 from ..retry.identity import call_identity, is_idempotent
+from ..retry.loop import Runner
 from .evidence import Attempt, CallContext
 from .operation import operation_name
+
+
+class StandaloneLoop:
+    """A transport's own :class:`~soapguard.retry.loop.Runner`, built on first use.
+
+    Only calls a plain zeep client makes through the transport need it; a soapguard
+    client brings its own loop, so building one per transport would be wasted work.
+    """
+
+    __slots__ = ("_build", "_lock", "_runner")
+
+    def __init__(self, build: Callable[[], Runner]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._runner: Runner | None = None
+
+    def get(self) -> Runner:
+        runner = self._runner
+        if runner is None:
+            with self._lock:
+                if self._runner is None:
+                    self._runner = self._build()
+                runner = self._runner
+        return runner
 
 
 def standalone_context(

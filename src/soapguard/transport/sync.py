@@ -45,7 +45,7 @@ from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import SessionTrust
 from . import lean
 from .adapter import SoapGuardAdapter
-from .common import standalone_context, start
+from .common import StandaloneLoop, standalone_context, start
 from .evidence import Attempt, sending
 from .proxies import Proxies, proxy_secrets
 from .redirects import check_call_redirect, check_document_redirect, hooks_with
@@ -106,13 +106,18 @@ class Transport(zeep.Transport):
         self._header_check = lean.HeaderCheck()
         #: POSTs per path taken (``lean``, ``prepared``, ``requests``; see :meth:`_send`)
         self.paths = lean.PathCounts()
-        self.runner = Runner(cfg, error_for=error_for, release=self.release)
+        self._loop = StandaloneLoop(lambda: Runner(cfg, error_for=error_for, release=self.release))
         #: its session's and URLs' secrets; a soapguard.Client's scope includes them
         self.secrets = SecretScope(cfg.sensitive_elements)
         self.secrets.add_source(lambda: session_secrets(self.session))
         self.secrets.add(cfg.client_key_password)  # never sent, but masked wherever it shows
         self.secrets.add_source(lambda: proxy_secrets(self._proxies))  # read when first needed
         install_log_redaction()  # inert outside soapguard calls
+
+    @property
+    def runner(self) -> Runner:
+        """The attempt loop of calls a plain ``zeep.Client`` makes through this transport."""
+        return self._loop.get()
 
     # -- attempts ------------------------------------------------------------------------
     def bound(self, attempt: Attempt) -> BoundTransport:
