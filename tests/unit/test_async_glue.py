@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from soapguard.transport import _aiosocket, _aiostream, _httpx
-from soapguard.transport.asyncio import _httpx_timeout, _timeouts
+from soapguard.transport._httpx_client import httpx_timeout, timeouts
 
 URL = httpx.URL("https://mainframe.example:8443/svc")
 SOAP = {"SOAPAction": '"urn:GetBalance"', "Content-Type": "text/xml; charset=utf-8"}
@@ -51,7 +51,7 @@ def test_request_headers_refuse_what_httpx_refuses() -> None:
 
 @pytest.mark.parametrize("timeout", [None, 5, 2.5, (3, 60), (None, 7), httpx.Timeout(1, read=9)])
 def test_timeouts_are_httpx_timeouts_as_a_dict(timeout: Any) -> None:
-    assert _timeouts(timeout) == _httpx_timeout(timeout).as_dict()
+    assert timeouts(timeout) == httpx_timeout(timeout).as_dict()
 
 
 @pytest.mark.parametrize(

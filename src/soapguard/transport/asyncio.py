@@ -24,8 +24,6 @@ when the clients are built (httpx's ``trust_env``); ``~/.netrc`` is not consulte
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import logging
 import os
 import ssl
@@ -43,12 +41,13 @@ from ..classify.core import mapped_errors
 from ..config import Config
 from ..diagnostics.logs import install_log_redaction
 from ..diagnostics.redact import redact_url, redact_xml
-from ..diagnostics.secrets import SecretScope, active_scope, guarded, header_secrets
+from ..diagnostics.secrets import SecretScope, active_scope, guarded
 from ..errors import ConfigError
 from ..retry.loop import Runner
 from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import resolve_trust, trust_context
 from . import _httpx
+from . import _httpx_client as _hc
 from .common import StandaloneLoop, standalone_context, start
 from .evidence import Attempt, sending
 
@@ -128,7 +127,7 @@ class AsyncTransport(_ZeepAsyncTransport):
         self._own_wsdl_client = wsdl_client is None
         self.wsdl_client = wsdl_client or httpx.Client(
             verify=self.ssl_context,
-            timeout=_httpx_timeout(self.load_timeout),
+            timeout=_hc.httpx_timeout(self.load_timeout),
             trust_env=cfg.trust_env,
             proxy=proxy,
             headers={"User-Agent": _USER_AGENT},
@@ -138,8 +137,8 @@ class AsyncTransport(_ZeepAsyncTransport):
         self._urls: dict[str, httpx.URL] = {}
         #: its clients' and URLs' secrets; an AsyncClient's scope includes them
         self.secrets = SecretScope(cfg.sensitive_elements)
-        self.secrets.add_source(lambda: client_secrets(self.client))
-        self.secrets.add_source(lambda: client_secrets(self.wsdl_client))
+        self.secrets.add_source(lambda: _hc.client_secrets(self.client))
+        self.secrets.add_source(lambda: _hc.client_secrets(self.wsdl_client))
         if isinstance(proxy, str):
             self.secrets.add_url(proxy)
         install_log_redaction()  # inert outside soapguard calls
@@ -155,7 +154,7 @@ class AsyncTransport(_ZeepAsyncTransport):
                 headers={"User-Agent": _USER_AGENT},
             )
         else:
-            if any(mounted is not None for mounted in _mounts(client).values()):
+            if any(mounted is not None for mounted in _hc.mounts(client).values()):
                 raise ConfigError(
                     [("client", "has mounted transports (or proxies from the environment) "
                       "soapguard can neither observe nor harden; pass proxy= to "
@@ -164,7 +163,7 @@ class AsyncTransport(_ZeepAsyncTransport):
             client._transport = httpx.AsyncHTTPTransport(  # private: see soapguard._compat
                 verify=self.ssl_context, limits=self.limits, trust_env=False, proxy=proxy
             )
-        for mounted in (_client_transport(client), *_mounts(client).values()):
+        for mounted in (_hc.client_transport(client), *_hc.mounts(client).values()):
             if isinstance(mounted, httpx.AsyncHTTPTransport):
                 _compat.check_async_pool(getattr(mounted, "_pool", None), self.ssl_context)
                 _httpx.instrument(mounted, cfg.pool_max_age)
@@ -200,7 +199,10 @@ class AsyncTransport(_ZeepAsyncTransport):
 
     async def get(self, address: str, params: Any, headers: dict[str, str]) -> Any:
         response = await self.client.get(
-            address, params=params, headers=headers, timeout=_httpx_timeout(self.operation_timeout)
+            address,
+            params=params,
+            headers=headers,
+            timeout=_hc.httpx_timeout(self.operation_timeout),
         )
         return self.new_response(response)
 
@@ -220,7 +222,7 @@ class AsyncTransport(_ZeepAsyncTransport):
         instead of returned.
         """
         timeout, headers = start(attempt, self.config, self.operation_timeout, headers)
-        timeouts = _timeouts(timeout)
+        timeouts = _hc.timeouts(timeout)
         if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
             logger.debug("POST %s\n%s", redact_url(address),
                          redact_xml(message, self.config.sensitive_elements))  # fmt: skip
@@ -229,7 +231,7 @@ class AsyncTransport(_ZeepAsyncTransport):
             request = self._request(client, address, message, headers, timeouts, attempt)
             slot = await self.slots.acquire(address, timeouts["pool"])
             try:
-                if _plain(client):
+                if _hc.is_plain(client):
                     response = await self._send_plain(client, request)
                 else:
                     response = await client.send(request)
@@ -296,7 +298,7 @@ class AsyncTransport(_ZeepAsyncTransport):
         new.headers = response.headers  # type: ignore[assignment]  # as zeep does
         if "set-cookie" in response.headers:
             new.cookies = response.cookies  # type: ignore[assignment]  # as zeep does
-        new.encoding = _charset(response.headers.get("content-type"))
+        new.encoding = _hc.charset(response.headers.get("content-type"))
         return new
 
     # -- documents ---------------------------------------------------------------------------
@@ -333,71 +335,3 @@ class AsyncBoundTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
-
-
-def _charset(content_type: str | None) -> str:
-    """The charset a ``Content-Type`` names, if Python knows it; else UTF-8 (as httpx)."""
-    if content_type and "charset" in content_type.lower():
-        for part in content_type.split(";")[1:]:
-            name, _, value = part.partition("=")
-            if name.strip().lower() == "charset":
-                charset = value.strip().strip("\"'")
-                try:
-                    return codecs.lookup(charset).name if charset else "utf-8"
-                except LookupError:
-                    break
-    return "utf-8"
-
-
-def _plain(client: httpx.AsyncClient) -> bool:
-    """Whether ``client.send`` would add nothing but cookies to a request."""
-    hooks = client.event_hooks
-    return not (
-        client.auth is not None
-        or hooks["request"]
-        or hooks["response"]
-        or client.params
-        or client.follow_redirects
-    )
-
-
-def _timeouts(timeout: Any) -> dict[str, float | None]:
-    """zeep's timeout (None, seconds or (connect, read)) as httpcore's ``timeout`` extension
-    (what ``_httpx_timeout(timeout).as_dict()`` gives, without building the object)."""
-    if isinstance(timeout, tuple):
-        connect, read = timeout
-        return {"connect": connect, "read": read, "write": read, "pool": connect}
-    if isinstance(timeout, httpx.Timeout):
-        return timeout.as_dict()
-    return {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-
-
-def _httpx_timeout(timeout: Any) -> httpx.Timeout:
-    """zeep's timeout (None, seconds or (connect, read)) as an ``httpx.Timeout``."""
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
-    if isinstance(timeout, tuple):
-        connect, read = timeout
-        return httpx.Timeout(read, connect=connect, pool=connect)
-    return httpx.Timeout(timeout)
-
-
-def _client_transport(client: httpx.AsyncClient) -> Any:
-    return client._transport  # private: see soapguard._compat
-
-
-def _mounts(client: httpx.AsyncClient | httpx.Client) -> dict[Any, Any]:
-    mounts: dict[Any, Any] = client._mounts  # private: see soapguard._compat
-    return mounts
-
-
-def client_secrets(client: Any) -> set[str]:
-    """What an httpx client holds: auth, secret headers, cookie values."""
-    found = header_secrets(getattr(client, "headers", None))
-    auth_header = getattr(getattr(client, "auth", None), "_auth_header", None)
-    if isinstance(auth_header, str):  # httpx.BasicAuth keeps only the header it sends
-        found |= header_secrets({"Authorization": auth_header})
-    jar = getattr(getattr(client, "cookies", None), "jar", None)
-    with contextlib.suppress(Exception):  # a foreign jar: its values stay unknown
-        found.update(c.value for c in list(jar or ())[:256] if isinstance(c.value, str))
-    return found
