@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import ssl
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -381,3 +382,25 @@ def test_a_user_client_keeps_its_headers_and_gets_soapguards_transport(
     mounted = httpx.AsyncClient(mounts={"https://": httpx.AsyncHTTPTransport()}, trust_env=False)
     with pytest.raises(soapguard.ConfigError, match="mounted"):
         soapguard.AsyncTransport(client=mounted, config=Config(ca_bundle=ca_file))
+
+
+def test_async_payload_logs_are_opt_in_and_redacted(
+    ledger: Any, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="soapguard.transport.asyncio")
+
+    async def call(config: Config) -> None:
+        client = soapguard.AsyncClient(ledger.wsdl_url, config=config)
+        try:
+            await client.service.GetBalance(account="acct-secret-77")
+        finally:
+            await client.transport.aclose()
+
+    asyncio.run(call(Config(ca_bundle=ca_file)))
+    assert not [r for r in caplog.records if r.name == "soapguard.transport.asyncio"]
+    config = Config(ca_bundle=ca_file, log_payloads=True, sensitive_elements=("account",))
+    asyncio.run(call(config))
+    lines = [r.getMessage() for r in caplog.records if r.name == "soapguard.transport.asyncio"]
+    assert any(line.startswith("POST https://") for line in lines)
+    assert any(line.startswith("HTTP 200 from https://") for line in lines)
+    assert "acct-secret-77" not in "\n".join(lines)

@@ -40,7 +40,6 @@ from .. import _compat, async_errors
 from ..classify.core import mapped_errors
 from ..config import Config
 from ..diagnostics.logs import install_log_redaction
-from ..diagnostics.redact import redact_url, redact_xml
 from ..diagnostics.secrets import SecretScope, active_scope, guarded
 from ..errors import ConfigError
 from ..retry.loop import Runner
@@ -48,7 +47,7 @@ from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import resolve_trust, trust_context
 from . import _httpx
 from . import _httpx_client as _hc
-from .common import StandaloneLoop, standalone_context, start
+from .common import StandaloneLoop, log_payload, standalone_context, start
 from .evidence import Attempt, sending
 
 logger = logging.getLogger(__name__)
@@ -223,9 +222,7 @@ class AsyncTransport(_ZeepAsyncTransport):
         """
         timeout, headers = start(attempt, self.config, self.operation_timeout, headers)
         timeouts = _hc.timeouts(timeout)
-        if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("POST %s\n%s", redact_url(address),
-                         redact_xml(message, self.config.sensitive_elements))  # fmt: skip
+        log_payload(logger, self.config, address, message)
         client = self.client
         with sending(attempt), mapped_errors(attempt, async_errors.error_for, _HTTPX_ERRORS):
             request = self._request(client, address, message, headers, timeouts, attempt)
@@ -239,9 +236,8 @@ class AsyncTransport(_ZeepAsyncTransport):
                 slot.release()
         attempt.status = response.status_code
         attempt.response_headers = response.headers
-        if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("HTTP %s from %s\n%s", response.status_code, redact_url(address),
-                         redact_xml(response.content, self.config.sensitive_elements))  # fmt: skip
+        if self.config.log_payloads:
+            log_payload(logger, self.config, address, response.content, response.status_code)
         if give_back and response.status_code in TRANSIENT_STATUSES:
             raise _RetryableStatus(response)
         return response

@@ -5,12 +5,14 @@
   fresh identity);
 * :class:`StandaloneLoop`: the attempt loop a transport runs for those calls, built when
   the first one comes (a transport a soapguard client owns never needs it);
+* :func:`log_payload`: the redacted envelope at DEBUG, with ``SOAPGUARD_LOG_PAYLOADS``;
 * :func:`start`: mark an attempt as entered and give its timeouts (shrunk to what is left
   of the call's deadline) and its headers (with the idempotency key, if configured).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -98,3 +100,23 @@ def cap(timeout: Any, left: float) -> tuple[Any, bool]:
         connect = read = timeout
     capped = tuple(left if t is None or t > left else t for t in (connect, read))
     return capped, capped != (connect, read)
+
+
+def log_payload(
+    logger: logging.Logger,
+    config: Config,
+    address: str,
+    body: bytes | str,
+    status: int | None = None,
+) -> None:
+    """Log a request (``status`` None) or a response envelope at DEBUG, redacted, when
+    ``SOAPGUARD_LOG_PAYLOADS`` is on and the logger wants DEBUG."""
+    if not (config.log_payloads and logger.isEnabledFor(logging.DEBUG)):
+        return
+    from ..diagnostics.redact import redact_url, redact_xml
+
+    xml = redact_xml(body, config.sensitive_elements)
+    if status is None:
+        logger.debug("POST %s\n%s", redact_url(address), xml)
+    else:
+        logger.debug("HTTP %s from %s\n%s", status, redact_url(address), xml)

@@ -37,7 +37,6 @@ from .._compat import check_dependencies
 from ..classify.core import mapped_errors
 from ..config import Config
 from ..diagnostics.logs import install_log_redaction
-from ..diagnostics.redact import redact_url, redact_xml
 from ..diagnostics.secrets import SecretScope, active_scope, guarded, session_secrets
 from ..errors import ConfigError, SoapGuardError, error_for
 from ..retry.loop import Runner
@@ -45,7 +44,7 @@ from ..retry.rules import TRANSIENT_STATUSES
 from ..tls.trust import SessionTrust
 from . import lean
 from .adapter import SoapGuardAdapter
-from .common import StandaloneLoop, standalone_context, start
+from .common import StandaloneLoop, log_payload, standalone_context, start
 from .evidence import Attempt, sending
 from .proxies import Proxies, proxy_secrets
 from .redirects import check_call_redirect, check_document_redirect, hooks_with
@@ -172,22 +171,12 @@ class Transport(zeep.Transport):
         """
         timeout, headers = start(attempt, self.config, self.operation_timeout, headers)
         attempt.tls_verify = self.adapter.trust.current(True)[0].verify is not False
-        if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "POST %s\n%s",
-                redact_url(address),
-                redact_xml(message, self.config.sensitive_elements),
-            )
+        log_payload(logger, self.config, address, message)
         proxies = self._proxies.for_url(address)
         with sending(attempt), mapped_errors(attempt, error_for):
             response = self._send(address, message, headers, timeout, proxies)
-        if self.config.log_payloads and logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "HTTP %s from %s\n%s",
-                response.status_code,
-                redact_url(address),
-                redact_xml(response.content, self.config.sensitive_elements),
-            )
+        if self.config.log_payloads:
+            log_payload(logger, self.config, address, response.content, response.status_code)
         if give_back and response.status_code in TRANSIENT_STATUSES:
             raise _RetryableStatus(response=response)
         return response
