@@ -414,10 +414,24 @@ class _TLSConnectProxy(ConnectProxy):
         return self.context.wrap_socket(raw, server_side=True), address
 
 
+def _async_proxy_ssl_context_honoured() -> bool:
+    """httpx before 0.27 drops ``Proxy(ssl_context=...)`` in its *async* transport (the
+    sync one passes it on), so a TLS proxy with a private CA cannot be reached at all."""
+    context = ssl.create_default_context()
+    transport = httpx.AsyncHTTPTransport(
+        proxy=httpx.Proxy("https://127.0.0.1:1", ssl_context=context)
+    )
+    return getattr(transport._pool, "_proxy_ssl_context", None) is context
+
+
 @pytest.mark.parametrize("proxy_scheme", ["http", "https"])
 def test_calls_through_a_connect_proxy_plain_or_over_tls(
     make_ledger: Any, server_ssl_context: Any, ca_file: str, proxy_scheme: str
 ) -> None:
+    if proxy_scheme == "https" and not _async_proxy_ssl_context_honoured():
+        pytest.skip(
+            f"httpx {httpx.__version__} ignores Proxy(ssl_context=...) in its async transport"
+        )
     ledger = make_ledger()
     tunnel = ConnectProxy() if proxy_scheme == "http" else _TLSConnectProxy(server_ssl_context())
     with tunnel:
