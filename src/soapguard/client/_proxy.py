@@ -13,10 +13,8 @@ from typing import Any
 
 from .. import _compat
 from ..config import Config
-from ..diagnostics.redact import redact_url
 from ..diagnostics.secrets import SecretScope, session_secrets
 from ..retry.identity import call_identity, is_idempotent
-from ..retry.loop import Runner
 from ..transport.evidence import CallContext
 from .identity import MessageIdentity
 
@@ -121,18 +119,3 @@ def wsse_secrets(wsse: Any, depth: int = 0) -> list[str]:
             if isinstance(secret, str) and secret:
                 found.append(secret)
     return found
-
-
-def circuit_state(runner: Runner | None) -> dict[str, dict[str, Any]]:
-    """Every breaker of a client's runner, by endpoint URL (credentials masked)."""
-    if runner is None:
-        return {}
-    return {
-        redact_url(url): {
-            "state": snap.state,
-            "retry_after_s": snap.retry_after_s,
-            "calls": snap.calls,
-            "failures": snap.failures,
-        }
-        for url, snap in runner.breakers.snapshot().items()
-    }

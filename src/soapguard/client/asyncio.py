@@ -27,19 +27,14 @@ from zeep.proxy import AsyncOperationProxy, AsyncServiceProxy
 
 from .. import _compat, async_errors
 from ..config import Config
-from ..diagnostics.logs import install_log_redaction
-from ..diagnostics.secrets import guarded
-from ..retry.identity import is_idempotent
 from ..retry.loop import Runner
 from ..transport.asyncio import AsyncTransport
 from ..transport.evidence import Attempt
+from ._base import GuardedClient
 from ._proxy import (
     AttemptClient,
     call_context,
-    circuit_state,
-    client_scope,
     guard_operations,
-    local_name,
 )
 
 __all__ = ["AsyncClient", "GuardedAsyncOperationProxy", "GuardedAsyncServiceProxy"]
@@ -79,8 +74,10 @@ class GuardedAsyncServiceProxy(AsyncServiceProxy):
         guard_operations(self, binding, service_name, GuardedAsyncOperationProxy)
 
 
-class AsyncClient(zeep.AsyncClient):
+class AsyncClient(GuardedClient, zeep.AsyncClient):
     """A ``zeep.AsyncClient`` that hardens TLS, classifies failures and retries safely."""
+
+    service_proxy_class = GuardedAsyncServiceProxy
 
     def __init__(
         self,
@@ -97,48 +94,15 @@ class AsyncClient(zeep.AsyncClient):
         if config is None:
             owned = isinstance(transport, AsyncTransport)
             config = transport.config if owned else Config.from_env()
-        self.config = config
         if transport is None:
             transport = AsyncTransport(config=config)
-        #: the attempt loop of this client's calls (None: a transport soapguard does not own)
-        self.runner: Runner | None = None
         own = transport if isinstance(transport, AsyncTransport) else None
-        if own is not None:
-            self.runner = Runner(config, error_for=async_errors.error_for)
-        self.secrets = client_scope(
-            self, config, transport, wsdl, own.secrets if own is not None else None
-        )
-        install_log_redaction()  # inert outside soapguard calls
-        with guarded(self.secrets):  # loading the WSDL: a failure is scrubbed before it propagates
-            super().__init__(  # type: ignore[no-untyped-call]
-                wsdl,
-                wsse=wsse,
-                transport=transport,
-                service_name=service_name,
-                port_name=port_name,
-                plugins=plugins,
-                settings=settings,
-            )
-
-    def circuit_state(self) -> dict[str, dict[str, Any]]:
-        """The circuit breaker of every endpoint this client has called (see ``Client``)."""
-        return circuit_state(self.runner)
-
-    def is_idempotent(self, operation: str) -> bool:
-        """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""
-        return is_idempotent(self.config, operation)
-
-    def bind(self, service_name: str | None = None, port_name: str | None = None) -> Any:
-        if not self.wsdl.services:
-            return None
-        service, port = _compat.resolve_port(self, service_name, port_name)
-        self.secrets.add_url(port.binding_options.get("address"))
-        return GuardedAsyncServiceProxy(
-            self, port.binding, service_name=local_name(service.name), **port.binding_options
-        )
-
-    def create_service(self, binding_name: str, address: str) -> Any:
-        self.secrets.add_url(address)
-        proxy: Any = super().create_service(binding_name, address)  # type: ignore[no-untyped-call]
-        _, binding, options, _ = _compat.service_target(proxy)
-        return GuardedAsyncServiceProxy(self, binding, **options)
+        self._set_up(
+            wsdl,
+            transport,
+            config,
+            Runner(config, error_for=async_errors.error_for) if own is not None else None,
+            own.secrets if own is not None else None,
+            {"wsse": wsse, "service_name": service_name, "port_name": port_name,
+             "plugins": plugins, "settings": settings},
+        )  # fmt: skip

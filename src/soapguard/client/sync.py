@@ -23,20 +23,15 @@ from zeep.proxy import OperationProxy, ServiceProxy
 
 from .. import _compat
 from ..config import Config
-from ..diagnostics.logs import install_log_redaction
-from ..diagnostics.secrets import guarded
 from ..errors import error_for
-from ..retry.identity import is_idempotent
 from ..retry.loop import Runner
 from ..transport.evidence import Attempt
 from ..transport.sync import Transport
+from ._base import GuardedClient
 from ._proxy import (
     AttemptClient,
     call_context,
-    circuit_state,
-    client_scope,
     guard_operations,
-    local_name,
 )
 
 __all__ = ["Client", "GuardedOperationProxy", "GuardedServiceProxy"]
@@ -75,8 +70,10 @@ class GuardedServiceProxy(ServiceProxy):
         guard_operations(self, binding, service_name, GuardedOperationProxy)
 
 
-class Client(zeep.Client):
+class Client(GuardedClient, zeep.Client):
     """A ``zeep.Client`` that hardens TLS, classifies failures and retries safely."""
+
+    service_proxy_class = GuardedServiceProxy
 
     def __init__(
         self,
@@ -92,50 +89,15 @@ class Client(zeep.Client):
     ) -> None:
         if config is None:
             config = transport.config if isinstance(transport, Transport) else Config.from_env()
-        self.config = config
         if transport is None:
             transport = Transport(config=config)
-        #: the attempt loop of this client's calls (None: a transport soapguard does not own)
-        self.runner: Runner | None = None
-        if isinstance(transport, Transport):
-            self.runner = Runner(config, error_for=error_for, release=transport.release)
-        owned = transport.secrets if isinstance(transport, Transport) else None
-        self.secrets = client_scope(self, config, transport, wsdl, owned)
-        install_log_redaction()  # inert outside soapguard calls
-        with guarded(self.secrets):  # loading the WSDL: a failure is scrubbed before it propagates
-            super().__init__(  # type: ignore[no-untyped-call]
-                wsdl,
-                wsse=wsse,
-                transport=transport,
-                service_name=service_name,
-                port_name=port_name,
-                plugins=plugins,
-                settings=settings,
-            )
-
-    def circuit_state(self) -> dict[str, dict[str, Any]]:
-        """The circuit breaker of every endpoint this client has called, by endpoint URL.
-
-        ``{url: {"state": "closed"|"open"|"half_open", "retry_after_s": float|None,
-        "calls": int, "failures": int}}``; credentials in URLs are masked.
-        """
-        return circuit_state(self.runner)
-
-    def is_idempotent(self, operation: str) -> bool:
-        """Whether a call to ``operation`` may be replayed (``soapguard.idempotent()`` wins)."""
-        return is_idempotent(self.config, operation)
-
-    def bind(self, service_name: str | None = None, port_name: str | None = None) -> Any:
-        if not self.wsdl.services:
-            return None
-        service, port = _compat.resolve_port(self, service_name, port_name)
-        self.secrets.add_url(port.binding_options.get("address"))
-        return GuardedServiceProxy(
-            self, port.binding, service_name=local_name(service.name), **port.binding_options
-        )
-
-    def create_service(self, binding_name: str, address: str) -> Any:
-        self.secrets.add_url(address)
-        proxy: Any = super().create_service(binding_name, address)  # type: ignore[no-untyped-call]
-        _, binding, options, _ = _compat.service_target(proxy)
-        return GuardedServiceProxy(self, binding, **options)
+        own = transport if isinstance(transport, Transport) else None
+        self._set_up(
+            wsdl,
+            transport,
+            config,
+            Runner(config, error_for=error_for, release=own.release) if own is not None else None,
+            own.secrets if own is not None else None,
+            {"wsse": wsse, "service_name": service_name, "port_name": port_name,
+             "plugins": plugins, "settings": settings},
+        )  # fmt: skip
