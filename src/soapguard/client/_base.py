@@ -49,7 +49,8 @@ class GuardedClient:
         self.config = config
         self.runner = runner
         self.secrets = client_scope(self, config, transport, wsdl, owned)
-        install_log_redaction()  # inert outside soapguard calls
+        if owned is None:  # a soapguard transport installed it already
+            install_log_redaction()  # inert outside soapguard calls
         with guarded(self.secrets):  # loading the WSDL: a failure is scrubbed before it propagates
             super().__init__(wsdl, transport=transport, **zeep_options)  # type: ignore[call-arg]
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import Config, env_name, ignored_env
+from ..errors import headline
 
 __all__ = ["LOGGER_NAME", "Emitter", "config_origin"]
 
@@ -65,11 +66,15 @@ def _summary(event: Mapping[str, Any]) -> str:
         head += f" attempt {event.get('attempt')}/{event.get('max_attempts')}"
     else:
         head += f" after {event.get('attempt')} attempt(s)"
-    origin = f" ({event['error.origin']})" if event.get("error.origin") else ""
-    where = f" during {event['phase']}" if event.get("phase") else ""
     last = "last failure " if kind == "soapguard.call_recovered" else ""
-    parts = [f"{last}{event.get('error.type')}{origin}{where}"]
-    parts.append(f"request_sent={event.get('request_sent')}")
+    failure = headline(
+        event.get("error.type"),
+        event.get("error.origin"),
+        event.get("phase"),
+        str(event.get("request_sent")),  # always shown, as in the exception message
+        None,
+    )
+    parts = [f"{last}{failure}"]
     if kind != "soapguard.call_recovered":
         parts.append(f"decision={event.get('decision')} ({event.get('decision_reason')})")
     if event.get("hint"):
