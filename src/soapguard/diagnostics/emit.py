@@ -104,12 +104,9 @@ class Emitter:
         self._origin_shown = False
 
     def emit(self, event: Mapping[str, Any]) -> None:
-        if isinstance(event, dict) and "config.from_code" in event:
-            if not self._origin_shown:  # said once per client: its first event carries it
-                self._origin_shown = True
-                event.update(config_origin(self._config))
-            elif event["config.from_code"] is not None:  # a call event copied from the first
-                event["config.from_code"] = event["config.ignored_env"] = None
+        if not self._origin_shown and isinstance(event, dict) and "config.from_code" in event:
+            self._origin_shown = True  # said once per client: its first event carries it
+            event.update(config_origin(self._config))
         level = _level(event)
         if logger.isEnabledFor(level):
             logger.log(level, "%s", _summary(event), extra={"soapguard": event})

@@ -203,7 +203,11 @@ def cancelled_event(
 
 
 #: fields a call event does not take over from its last attempt
-_OWN = frozenset({"event", "timestamp", "versions", "process.pid", "max_attempts", "idempotent"})
+_OWN = frozenset(
+    {"event", "timestamp", "versions", "process.pid", "max_attempts", "idempotent"}
+    # said on a client's first event only (see Emitter), never copied from an attempt's
+    | {"config.from_code", "config.ignored_env"}
+)
 
 
 def call_event(
